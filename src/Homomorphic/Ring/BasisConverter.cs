@@ -1,0 +1,116 @@
+namespace PrivateHealth.Homomorphic.Ring;
+
+/// <summary>
+/// Fast (approximate) RNS basis conversion Conv_{B→C} (Bajard–Eynard–Hasan–Zucca, ePrint 2016/510):
+/// for x given by its residues modulo the primes of B, returns x + v·|B| modulo each prime of C with
+/// 0 ≤ v &lt; |B| (the number of primes of B). Exact when B has one prime. Inputs in coefficient form.
+/// </summary>
+public sealed class BasisConverter
+{
+    private readonly Modulus[] _from;
+    private readonly Modulus[] _to;
+    private readonly ulong[] _hatInv;       // [(B/b_i)^-1]_{b_i}
+    private readonly ulong[] _hatInvShoup;
+    private readonly ulong[] _hatModTo;     // [(B/b_i)]_{c_t}, index t·|B| + i
+
+    public IReadOnlyList<Modulus> From => _from;
+    public IReadOnlyList<Modulus> To => _to;
+
+    public BasisConverter(IReadOnlyList<Modulus> from, IReadOnlyList<Modulus> to)
+    {
+        _from = [.. from];
+        _to = [.. to];
+        int nb = _from.Length;
+        _hatInv = new ulong[nb];
+        _hatInvShoup = new ulong[nb];
+        _hatModTo = new ulong[_to.Length * nb];
+        for (int i = 0; i < nb; i++)
+        {
+            ulong hatModBi = 1;
+            for (int k = 0; k < nb; k++)
+            {
+                if (k != i)
+                {
+                    hatModBi = _from[i].Multiply(hatModBi, _from[i].Reduce(_from[k].Value));
+                }
+            }
+
+            _hatInv[i] = _from[i].Inverse(hatModBi);
+            _hatInvShoup[i] = _from[i].ShoupPrecompute(_hatInv[i]);
+            for (int t = 0; t < _to.Length; t++)
+            {
+                ulong h = 1;
+                for (int k = 0; k < nb; k++)
+                {
+                    if (k != i)
+                    {
+                        h = _to[t].Multiply(h, _to[t].Reduce(_from[k].Value));
+                    }
+                }
+
+                _hatModTo[(t * nb) + i] = h;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Converts <paramref name="input"/> (|B| limbs of n coefficients, limb-major) into
+    /// <paramref name="output"/> (|C| limbs). <paramref name="scratch"/> must hold |B|·n words.
+    /// </summary>
+    public unsafe void Convert(ReadOnlySpan<ulong> input, Span<ulong> output, Span<ulong> scratch, int n)
+    {
+        int nb = _from.Length;
+        if (input.Length < nb * n || output.Length < _to.Length * n || scratch.Length < nb * n)
+        {
+            throw new ArgumentException("Basis conversion buffers are too small.");
+        }
+
+        if (nb == 1)
+        {
+            for (int t = 0; t < _to.Length; t++)
+            {
+                RingOps.Reduce(input[..n], output.Slice(t * n, n), _to[t]);
+            }
+
+            return;
+        }
+
+        fixed (ulong* pin = input, py = scratch, pout = output)
+        {
+            for (int i = 0; i < nb; i++)
+            {
+                ulong q = _from[i].Value, w = _hatInv[i], ws = _hatInvShoup[i];
+                ulong* src = pin + (i * n);
+                ulong* dst = py + (i * n);
+                for (int j = 0; j < n; j++)
+                {
+                    ulong x = src[j];
+                    ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
+                    dst[j] = v >= q ? v - q : v;
+                }
+            }
+
+            for (int t = 0; t < _to.Length; t++)
+            {
+                var mod = _to[t];
+                ulong qt = mod.Value, muHi = mod.BarrettHi, muLo = mod.BarrettLo;
+                ulong* dst = pout + (t * n);
+                fixed (ulong* hat = &_hatModTo[t * nb])
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        ulong accHi = 0, accLo = 0;
+                        for (int i = 0; i < nb; i++)
+                        {
+                            ulong hi = Math.BigMul(py[(i * n) + j], hat[i], out ulong lo);
+                            accLo += lo;
+                            accHi += hi + (accLo < lo ? 1UL : 0UL);
+                        }
+
+                        dst[j] = RingOps.Barrett(accHi, accLo, qt, muHi, muLo);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace PrivateHealth.Homomorphic.Ring;
+
+/// <summary>
+/// Element-wise arithmetic on residue vectors modulo one prime. Inputs must be in [0, q) and outputs are
+/// in [0, q). Additions use SIMD (min(x, x−q) trick, valid since 2q &lt; 2^62); products are scalar
+/// (x86 has no 64×64→128 vector multiply).
+/// </summary>
+public static class RingOps
+{
+    public static unsafe void Add(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> r, ulong q)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, b.Length, n);
+        fixed (ulong* pa = a, pb = b, pr = r)
+        {
+            int i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var vq = Vector512.Create(q);
+                for (; i + 8 <= n; i += 8)
+                {
+                    var s = Vector512.Load(pa + i) + Vector512.Load(pb + i);
+                    Vector512.Min(s, s - vq).Store(pr + i);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var vq = Vector256.Create(q);
+                for (; i + 4 <= n; i += 4)
+                {
+                    var s = Vector256.Load(pa + i) + Vector256.Load(pb + i);
+                    Vector256.Min(s, s - vq).Store(pr + i);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                ulong s = pa[i] + pb[i];
+                ulong d = s - q;
+                pr[i] = d < s ? d : s;
+            }
+        }
+    }
+
+    public static unsafe void Sub(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> r, ulong q)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, b.Length, n);
+        fixed (ulong* pa = a, pb = b, pr = r)
+        {
+            int i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var vq = Vector512.Create(q);
+                for (; i + 8 <= n; i += 8)
+                {
+                    var s = Vector512.Load(pa + i) + vq - Vector512.Load(pb + i);
+                    Vector512.Min(s, s - vq).Store(pr + i);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var vq = Vector256.Create(q);
+                for (; i + 4 <= n; i += 4)
+                {
+                    var s = Vector256.Load(pa + i) + vq - Vector256.Load(pb + i);
+                    Vector256.Min(s, s - vq).Store(pr + i);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                ulong s = pa[i] + q - pb[i];
+                ulong d = s - q;
+                pr[i] = d < s ? d : s;
+            }
+        }
+    }
+
+    public static unsafe void Negate(ReadOnlySpan<ulong> a, Span<ulong> r, ulong q)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, n, n);
+        fixed (ulong* pa = a, pr = r)
+        {
+            int i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var vq = Vector512.Create(q);
+                for (; i + 8 <= n; i += 8)
+                {
+                    var s = vq - Vector512.Load(pa + i);
+                    Vector512.Min(s, s - vq).Store(pr + i);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                var vq = Vector256.Create(q);
+                for (; i + 4 <= n; i += 4)
+                {
+                    var s = vq - Vector256.Load(pa + i);
+                    Vector256.Min(s, s - vq).Store(pr + i);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                ulong s = q - pa[i];
+                ulong d = s - q;
+                pr[i] = d < s ? d : s;
+            }
+        }
+    }
+
+    /// <summary>r = a·b mod q (Barrett).</summary>
+    public static unsafe void Multiply(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> r, in Modulus mod)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, b.Length, n);
+        ulong q = mod.Value, muHi = mod.BarrettHi, muLo = mod.BarrettLo;
+        fixed (ulong* pa = a, pb = b, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong hi = Math.BigMul(pa[i], pb[i], out ulong lo);
+                pr[i] = Barrett(hi, lo, q, muHi, muLo);
+            }
+        }
+    }
+
+    /// <summary>r = r + a·b mod q.</summary>
+    public static unsafe void MultiplyAdd(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> r, in Modulus mod)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, b.Length, n);
+        ulong q = mod.Value, muHi = mod.BarrettHi, muLo = mod.BarrettLo;
+        fixed (ulong* pa = a, pb = b, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong hi = Math.BigMul(pa[i], pb[i], out ulong lo);
+                ulong s = Barrett(hi, lo, q, muHi, muLo) + pr[i];
+                ulong d = s - q;
+                pr[i] = d < s ? d : s;
+            }
+        }
+    }
+
+    /// <summary>r = a·w mod q for a scalar w &lt; q (Shoup).</summary>
+    public static unsafe void MultiplyScalar(ReadOnlySpan<ulong> a, ulong w, Span<ulong> r, in Modulus mod)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, n, n);
+        ulong q = mod.Value;
+        ulong ws = mod.ShoupPrecompute(w);
+        fixed (ulong* pa = a, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong x = pa[i];
+                ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
+                ulong d = v - q;
+                pr[i] = d < v ? d : v;
+            }
+        }
+    }
+
+    /// <summary>r = r + a·w mod q for a scalar w &lt; q (Shoup).</summary>
+    public static unsafe void MultiplyScalarAdd(ReadOnlySpan<ulong> a, ulong w, Span<ulong> r, in Modulus mod)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, n, n);
+        ulong q = mod.Value;
+        ulong ws = mod.ShoupPrecompute(w);
+        fixed (ulong* pa = a, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong x = pa[i];
+                ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
+                ulong d = v - q;
+                v = d < v ? d : v;
+                ulong s = v + pr[i];
+                d = s - q;
+                pr[i] = d < s ? d : s;
+            }
+        }
+    }
+
+    /// <summary>r = a + c mod q for a scalar c &lt; q.</summary>
+    public static unsafe void AddScalar(ReadOnlySpan<ulong> a, ulong c, Span<ulong> r, ulong q)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, n, n);
+        fixed (ulong* pa = a, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong s = pa[i] + c;
+                ulong d = s - q;
+                pr[i] = d < s ? d : s;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lazy 128-bit accumulation: (hi, lo) += a·b without reduction. Safe for up to 2^(128 − 2·bits)
+    /// accumulated products (256 products of 60-bit residues).
+    /// </summary>
+    public static unsafe void MultiplyAccumulate128(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> accHi, Span<ulong> accLo)
+    {
+        int n = a.Length;
+        CheckLengths(b.Length, accHi.Length, n);
+        CheckLengths(accLo.Length, n, n);
+        fixed (ulong* pa = a, pb = b, ph = accHi, pl = accLo)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong hi = Math.BigMul(pa[i], pb[i], out ulong lo);
+                ulong nl = pl[i] + lo;
+                ph[i] += hi + (nl < lo ? 1UL : 0UL);
+                pl[i] = nl;
+            }
+        }
+    }
+
+    /// <summary>r = (hi, lo) mod q, for any 128-bit accumulator value.</summary>
+    public static unsafe void Reduce128(ReadOnlySpan<ulong> accHi, ReadOnlySpan<ulong> accLo, Span<ulong> r, in Modulus mod)
+    {
+        int n = r.Length;
+        CheckLengths(accHi.Length, accLo.Length, n);
+        ulong q = mod.Value, muHi = mod.BarrettHi, muLo = mod.BarrettLo;
+        fixed (ulong* ph = accHi, pl = accLo, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                pr[i] = Barrett(ph[i], pl[i], q, muHi, muLo);
+            }
+        }
+    }
+
+    /// <summary>Reduces each value of <paramref name="a"/> (any 64-bit value) modulo q.</summary>
+    public static unsafe void Reduce(ReadOnlySpan<ulong> a, Span<ulong> r, in Modulus mod)
+    {
+        int n = r.Length;
+        CheckLengths(a.Length, n, n);
+        ulong q = mod.Value, muHi = mod.BarrettHi;
+        fixed (ulong* pa = a, pr = r)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong x = pa[i];
+                ulong v = x - (Math.BigMul(x, muHi, out _) * q);
+                ulong d = v - q;
+                pr[i] = d < v ? d : v;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong Barrett(ulong hi, ulong lo, ulong q, ulong muHi, ulong muLo)
+    {
+        ulong carry = Math.BigMul(lo, muLo, out _);
+        ulong t2Hi = Math.BigMul(lo, muHi, out ulong t2Lo);
+        ulong tmp1 = t2Lo + carry;
+        ulong tmp3 = t2Hi + (tmp1 < t2Lo ? 1UL : 0UL);
+        t2Hi = Math.BigMul(hi, muLo, out t2Lo);
+        tmp1 += t2Lo;
+        carry = t2Hi + (tmp1 < t2Lo ? 1UL : 0UL);
+        ulong quotient = (hi * muHi) + tmp3 + carry;
+        // the quotient estimate is at most 2 below ⌊x/q⌋ for any 128-bit x, so r ∈ [0, 3q)
+        ulong r = lo - (quotient * q);
+        ulong d = r - q;
+        r = d < r ? d : r;
+        d = r - q;
+        return d < r ? d : r;
+    }
+
+    private static void CheckLengths(int a, int b, int r)
+    {
+        if (a != r || b != r)
+        {
+            throw new ArgumentException($"Length mismatch: {a}, {b}, {r}.");
+        }
+    }
+}
