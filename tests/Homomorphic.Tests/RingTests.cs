@@ -318,6 +318,42 @@ public sealed class RingTests
     }
 
     [Fact]
+    public void CenteredBasisConversionIsExact()
+    {
+        const int n = 64;
+        var from = Primes.GenerateNttPrimes(61, 3, n).Select(p => new Modulus(p)).ToArray();
+        var to = Primes.GenerateNttPrimes(45, 2, n).Select(p => new Modulus(p)).ToArray();
+        var conv = new BasisConverter(from, to);
+        BigInteger bigB = from.Aggregate(BigInteger.One, (acc, m) => acc * m.Value);
+        var rng = new Random(12);
+        var input = new ulong[3 * n];
+        var centered = new BigInteger[n];
+        for (int j = 0; j < n; j++)
+        {
+            var bytes = new byte[24];
+            rng.NextBytes(bytes);
+            // (values within ~2^−50·B of ±B/2 are the documented ambiguity and are not drawn here)
+            BigInteger v = j switch { 0 => 0, 1 => (bigB / 3), 2 => bigB - (bigB / 3), 3 => bigB - 1, _ => new BigInteger(bytes, isUnsigned: true) % bigB };
+            centered[j] = v >= (bigB + 1) / 2 ? v - bigB : v;
+            for (int i = 0; i < 3; i++)
+            {
+                input[(i * n) + j] = (ulong)(v % from[i].Value);
+            }
+        }
+
+        var output = new ulong[2 * n];
+        conv.ConvertCentered(input, output, new ulong[3 * n], n);
+        for (int j = 0; j < n; j++)
+        {
+            for (int t = 0; t < 2; t++)
+            {
+                ulong expected = (ulong)(((centered[j] % to[t].Value) + to[t].Value) % to[t].Value);
+                Assert.Equal(expected, output[(t * n) + j]);
+            }
+        }
+    }
+
+    [Fact]
     public void CrtComposerMatchesBigIntegerReconstruction()
     {
         const int n = 64;

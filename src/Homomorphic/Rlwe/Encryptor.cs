@@ -138,32 +138,21 @@ public sealed class Encryptor : IDisposable
         Array.Clear(_small);
     }
 
-    /// <summary>dst = round(t / P) over q_0…q_ℓ, all in coefficient form.</summary>
+    /// <summary>dst = round(t / P) = (t − [t]_P)·P^-1 over q_0…q_ℓ (centered [t]_P), all in coefficient form.</summary>
     private void ModDownCoefficients(Poly t, int level, Poly destination)
     {
         int n = _p.N;
         int kp = _p.P.Count;
-        var pPart = _u; // u is no longer needed: reuse its buffer for the P limbs
-        pPart.Resize(kp);
-        for (int k = 0; k < kp; k++)
-        {
-            RingOps.AddScalar(t.Limb(level + 1 + k), _p.PHalfModP[k], pPart.Limb(k), _p.P[k].Value);
-        }
-
         var conv = _conv.AsSpan(0, (level + 1) * n);
-        _p.ModDownConverter(level).Convert(pPart.AsSpan(kp), conv, _convScratch, n);
+        _p.ModDownConverter(level).ConvertCentered(t.AsSpan(level + 1 + kp)[((level + 1) * n)..], conv, _convScratch, n);
         var pInv = _p.PInvModQ(level);
-        var pHalf = _p.PHalfModQ(level);
         for (int i = 0; i <= level; i++)
         {
             var mod = _p.Q[i];
             var d = destination.Limb(i);
-            RingOps.AddScalar(t.Limb(i), pHalf[i], d, mod.Value);
-            RingOps.Sub(d, conv.Slice(i * n, n), d, mod.Value);
+            RingOps.Sub(t.Limb(i), conv.Slice(i * n, n), d, mod.Value);
             RingOps.MultiplyScalar(d, pInv[i], d, mod);
         }
-
-        pPart.Resize(_p.QP.Count);
     }
 
     private void EncryptZeroSecret(int level, Ciphertext ct)

@@ -61,7 +61,6 @@ public sealed class KeySwitcher
         {
             var (start, count) = _p.DigitRange(d, level);
             // ModUp: digit limbs keep their NTT values, other limbs are converted then transformed
-            var conv = _p.ModUpConverter(level, d);
             int others = ext - count;
             _p.ModUpConverter(level, d).Convert(_cCoeff.AsSpan(level + 1).Slice(start * n, count * n), _convOut.AsSpan(0, others * n), _convScratch, n);
             int o = 0;
@@ -80,7 +79,6 @@ public sealed class KeySwitcher
                 }
             }
 
-            _ = conv;
             for (int k = 0; k < ext; k++)
             {
                 int keyIdx = PolyMath.ExtendedToKeyIndex(_p, level, k);
@@ -100,20 +98,18 @@ public sealed class KeySwitcher
         int n = _p.N;
         int kp = _p.P.Count;
         destination.Resize(level + 1);
-        // P limbs: reduce, INTT, add ⌊P/2⌋
+        // P limbs: reduce, INTT, then the exact centered conversion to Q_ℓ (divide by P with rounding)
         for (int k = 0; k < kp; k++)
         {
             int off = (level + 1 + k) * n;
             var limb = _pPart.Limb(k);
             RingOps.Reduce128(accHi.AsSpan(off, n), accLo.AsSpan(off, n), limb, _p.P[k]);
             _p.P.Ntt(k).Inverse(limb);
-            RingOps.AddScalar(limb, _p.PHalfModP[k], limb, _p.P[k].Value);
         }
 
         var conv = _convOut.AsSpan(0, (level + 1) * n);
-        _p.ModDownConverter(level).Convert(_pPart.AsSpan(), conv, _convScratch, n);
+        _p.ModDownConverter(level).ConvertCentered(_pPart.AsSpan(), conv, _convScratch, n);
         var pInv = _p.PInvModQ(level);
-        var pHalf = _p.PHalfModQ(level);
         for (int i = 0; i <= level; i++)
         {
             var mod = _p.Q[i];
@@ -121,8 +117,7 @@ public sealed class KeySwitcher
             var ci = conv.Slice(i * n, n);
             _p.Q.Ntt(i).Forward(ci);
             RingOps.Reduce128(accHi.AsSpan(i * n, n), accLo.AsSpan(i * n, n), d, mod);
-            // d = (acc + ⌊P/2⌋ − conv) · P^-1   (constants are constant polynomials: same in NTT form)
-            RingOps.AddScalar(d, pHalf[i], d, mod.Value);
+            // d = (acc − [acc]_P) · P^-1
             RingOps.Sub(d, ci, d, mod.Value);
             RingOps.MultiplyScalar(d, pInv[i], d, mod);
         }
