@@ -125,7 +125,7 @@ public sealed class KeySwitcher
 
     /// <summary>
     /// Divides an NTT-form polynomial at level ℓ by q_ℓ with rounding and drops its last limb:
-    /// limb_i ← (limb_i + [⌊q_ℓ/2⌋]_{q_i} − NTT_i([x + ⌊q_ℓ/2⌋]_{q_ℓ})) · q_ℓ^-1.
+    /// limb_i ← (limb_i − NTT_i([x + H]_{q_ℓ} − H)) · q_ℓ^-1 with H = ⌊q_ℓ/2⌋ added to every coefficient.
     /// </summary>
     public void DivideRoundByLastModulus(Poly poly, int level)
     {
@@ -142,11 +142,13 @@ public sealed class KeySwitcher
         var inv = _p.QLastInverse(level);
         for (int i = 0; i < level; i++)
         {
+            // tmp = [x + H]_{q_ℓ} − H in coefficient form (H is added to every coefficient, so it cannot be
+            // applied as a scalar in the NTT domain, where a scalar is the constant polynomial)
             var mod = _p.Q[i];
             RingOps.Reduce(last, _tmp, mod);
+            RingOps.AddScalar(_tmp, mod.Negate(mod.Reduce(half)), _tmp, mod.Value);
             _p.Q.Ntt(i).Forward(_tmp);
             var limb = poly.Limb(i);
-            RingOps.AddScalar(limb, mod.Reduce(half), limb, mod.Value);
             RingOps.Sub(limb, _tmp, limb, mod.Value);
             RingOps.MultiplyScalar(limb, inv[i], limb, mod);
         }
