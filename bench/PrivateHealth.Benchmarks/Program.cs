@@ -1,0 +1,38 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+namespace PrivateHealth.Benchmarks;
+
+/// <summary>
+/// Entry point: <c>dotnet run -c Release --project bench/PrivateHealth.Benchmarks -- --filter '*Ntt*' [--quick]</c>.
+/// <para>
+/// BenchmarkDotNet 0.14 predates .NET 10, so its default out-of-process toolchain (which generates and
+/// builds a separate project per run) is not used: benchmarks run in this process via
+/// <see cref="InProcessEmitToolchain"/>. Any other BenchmarkDotNet command-line option is passed through.
+/// </para>
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        bool quick = args.Contains("--quick", StringComparer.Ordinal);
+        string[] rest = [.. args.Where(a => !string.Equals(a, "--quick", StringComparison.Ordinal))];
+
+        Job job = quick
+            // a short sanity run: numbers are indicative only
+            ? Job.Default.WithId("Quick").WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3)
+            // default: a 2-core, noisy CI-class box: a few warmups, enough iterations for a stable median
+            : Job.Default.WithId("Steady").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10);
+
+        IConfig config = ManualConfig.Create(DefaultConfig.Instance)
+            .AddJob(job.WithToolchain(InProcessEmitToolchain.Instance).AsDefault())
+            .AddDiagnoser(MemoryDiagnoser.Default)
+            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
+
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+    }
+}
