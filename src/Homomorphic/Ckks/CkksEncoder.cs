@@ -22,6 +22,7 @@ public sealed class CkksEncoder
     private readonly ulong[] _limbs;
     private readonly DoubleToRns _toRns;
     private readonly CrtComposer[] _composers;
+    private readonly double[] _maxCoefficient; // per level: Q_ℓ/2, the largest encodable |Δ·coefficient|
 
     public CkksEncoder(CkksParameters parameters)
     {
@@ -55,6 +56,12 @@ public sealed class CkksEncoder
         _coeffs = new double[_n];
         _limbs = new ulong[parameters.Rlwe.Q.Count * _n];
         _toRns = new DoubleToRns(parameters.Rlwe.Q.Moduli);
+        _maxCoefficient = new double[parameters.Rlwe.Q.Count];
+        for (int l = 0; l < _maxCoefficient.Length; l++)
+        {
+            _maxCoefficient[l] = Math.Pow(2, parameters.Rlwe.Q.Moduli.Take(l + 1).Sum(mm => Math.Log2(mm.Value)) - 1);
+        }
+
         _composers = new CrtComposer[parameters.Rlwe.Q.Count];
         for (int l = 0; l < _composers.Length; l++)
         {
@@ -131,8 +138,7 @@ public sealed class CkksEncoder
 
         InverseSpecialFft(_w);
         int level = destination.Level;
-        // headroom: |Δ·coefficient| must stay below Q_ℓ/2
-        double maxAllowed = Math.Pow(2, _p.Rlwe.Q.Moduli.Take(level + 1).Sum(mm => Math.Log2(mm.Value)) - 1);
+        double maxAllowed = _maxCoefficient[level]; // |Δ·coefficient| must stay below Q_ℓ/2
         for (int k = 0; k < _slots; k++)
         {
             double re = Math.Round(_w[k].Real * scale);

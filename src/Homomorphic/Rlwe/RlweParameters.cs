@@ -14,8 +14,6 @@ public sealed class RlweParameters
 {
     private readonly BasisConverter[] _modDown;         // P -> Q_ℓ, per level
     private readonly ulong[][] _pInvModQ;               // [P^-1]_{q_i}
-    private readonly ulong[][] _pHalfModQ;              // [⌊P/2⌋]_{q_i}
-    private readonly ulong[] _pHalfModP;                // [⌊P/2⌋]_{p_k}
     private readonly ulong[] _pModQ;                    // [P]_{q_i}
     private readonly ulong[][] _qLastInv;               // per level ℓ: [q_ℓ^-1]_{q_i}, i < ℓ
     private readonly BasisConverter[][] _modUp;         // per level ℓ, per digit: digit primes -> (Q_ℓ \ digit) ∪ P
@@ -79,19 +77,15 @@ public sealed class RlweParameters
         int levels = Q.Count;
         _modDown = new BasisConverter[levels];
         _pInvModQ = new ulong[levels][];
-        _pHalfModQ = new ulong[levels][];
         _qLastInv = new ulong[levels][];
         _modUp = new BasisConverter[levels][];
         var pBig = P.Product();
-        var pHalf = pBig / 2;
-        _pHalfModP = [.. P.Moduli.Select(m => (ulong)(pHalf % m.Value))];
         _pModQ = [.. Q.Moduli.Select(m => (ulong)(pBig % m.Value))];
         for (int l = 0; l < levels; l++)
         {
             var qModuli = Q.Moduli.Take(l + 1).ToArray();
             _modDown[l] = new BasisConverter(P.Moduli, qModuli);
             _pInvModQ[l] = [.. qModuli.Select(m => m.Inverse((ulong)(pBig % m.Value)))];
-            _pHalfModQ[l] = [.. qModuli.Select(m => (ulong)(pHalf % m.Value))];
             _qLastInv[l] = [.. qModuli.Take(l).Select(m => m.Inverse(m.Reduce(Q[l].Value)))];
             int digits = DigitCount(l);
             _modUp[l] = new BasisConverter[digits];
@@ -121,8 +115,6 @@ public sealed class RlweParameters
     internal BasisConverter ModDownConverter(int level) => _modDown[level];
     internal BasisConverter ModUpConverter(int level, int digit) => _modUp[level][digit];
     internal ReadOnlySpan<ulong> PInvModQ(int level) => _pInvModQ[level];
-    internal ReadOnlySpan<ulong> PHalfModQ(int level) => _pHalfModQ[level];
-    internal ReadOnlySpan<ulong> PHalfModP => _pHalfModP;
     /// <summary>[P]_{q_i} for every Q prime (the gadget factor of switching keys).</summary>
     public ReadOnlySpan<ulong> PModQ => _pModQ;
     internal ReadOnlySpan<ulong> QLastInverse(int level) => _qLastInv[level];
