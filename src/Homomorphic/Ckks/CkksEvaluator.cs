@@ -643,7 +643,7 @@ public sealed class CkksEvaluator
             return;
         }
 
-        ApplyGalois(a, g, destination, $"rotation by {k}");
+        ApplyGalois(a, g, destination, k);
     }
 
     /// <summary>Complex conjugation of every slot.</summary>
@@ -656,9 +656,10 @@ public sealed class CkksEvaluator
 
     public void ConjugateInPlace(Ciphertext a) => Conjugate(a, a);
 
-    public void Conjugate(Ciphertext a, Ciphertext destination) => ApplyGalois(a, _r.GaloisElementForConjugation, destination, "conjugation");
+    public void Conjugate(Ciphertext a, Ciphertext destination) => ApplyGalois(a, _r.GaloisElementForConjugation, destination, null);
 
-    private void ApplyGalois(Ciphertext a, ulong galoisElement, Ciphertext destination, string what)
+    // rotation: the step, for error messages only; null for conjugation
+    private void ApplyGalois(Ciphertext a, ulong galoisElement, Ciphertext destination, int? rotation)
     {
         Check(a, nameof(a));
         if (a.Size != 2)
@@ -668,6 +669,7 @@ public sealed class CkksEvaluator
 
         if (!_keys.TryGetGaloisKey(galoisElement, out var key))
         {
+            string what = rotation is { } k ? $"rotation by {k}" : "conjugation";
             throw new OperandMismatchException($"No Galois key for {what} (element {galoisElement}); generate it with KeyGenerator.GenerateRotationKeys.");
         }
 

@@ -127,24 +127,26 @@ public sealed class RlweParameters
     /// </summary>
     public int[] GaloisPermutation(ulong galoisElement)
     {
-        return _galoisPermutations.GetOrAdd(galoisElement, g =>
+        if (_galoisPermutations.TryGetValue(galoisElement, out var cached))
         {
-            ulong m = 2UL * (ulong)N;
-            if ((g & 1) == 0 || g >= m)
-            {
-                throw new ArgumentException($"Galois element {g} must be odd and below 2N = {m}.");
-            }
+            return cached;
+        }
 
-            var perm = new int[N];
-            for (int i = 0; i < N; i++)
-            {
-                ulong exponent = (2UL * (ulong)NttTables.BitReverse(i, LogN)) + 1;
-                ulong image = exponent * g % m;
-                perm[i] = NttTables.BitReverse((int)((image - 1) >> 1), LogN);
-            }
+        ulong m = 2UL * (ulong)N;
+        if ((galoisElement & 1) == 0 || galoisElement >= m)
+        {
+            throw new ArgumentException($"Galois element {galoisElement} must be odd and below 2N = {m}.");
+        }
 
-            return perm;
-        });
+        var perm = new int[N];
+        for (int i = 0; i < N; i++)
+        {
+            ulong exponent = (2UL * (ulong)NttTables.BitReverse(i, LogN)) + 1;
+            ulong image = exponent * galoisElement % m;
+            perm[i] = NttTables.BitReverse((int)((image - 1) >> 1), LogN);
+        }
+
+        return _galoisPermutations.GetOrAdd(galoisElement, perm);
     }
 
     /// <summary>Galois element of a left rotation by k slots (5^k mod 2N); negative k rotates right.</summary>
@@ -153,10 +155,15 @@ public sealed class RlweParameters
         ulong m = 2UL * (ulong)N;
         int slots = N / 2;
         int steps = ((k % slots) + slots) % slots;
-        ulong g = 1;
-        for (int i = 0; i < steps; i++)
+        ulong g = 1, b = 5;
+        for (int e = steps; e != 0; e >>= 1)
         {
-            g = g * 5 % m;
+            if ((e & 1) != 0)
+            {
+                g = g * b % m;
+            }
+
+            b = b * b % m;
         }
 
         return g;
