@@ -101,6 +101,10 @@ public sealed class EvaluatorTests(ITestOutputHelper output)
         }
 
         AssertPrecision(Map(a, Complex.Conjugate), ctx.Decrypt(ev.Conjugate(ca)), min, $"{set} conjugate");
+        // key switching costs at most a few bits over fresh noise, in every slot: a digit decomposition that is not
+        // centered leaves a fixed error in the slots where ζ^(5^j) ≈ ±1 (≈5 bits lost when P ≈ q)
+        double fresh = CkksTestContext.PrecisionBits(a, ctx.Decrypt(ca));
+        AssertPrecision(RotateLeft(a, 1), ctx.Decrypt(ev.Rotate(ca, 1)), fresh - 3, $"{set} rotate 1 vs fresh {fresh:F1}");
         var sum = a.Aggregate(Complex.Zero, (x, y) => x + y);
         var inner = ctx.Decrypt(ev.InnerSum(ca, ctx.Slots));
         AssertPrecision(Map(a, _ => sum), inner, min - 10, $"{set} inner sum of {ctx.Slots} slots");

@@ -85,6 +85,32 @@ public sealed class BasisConverter
             throw new ArgumentException("Basis conversion buffers are too small.");
         }
 
+        if (nb == 1)
+        {
+            // single prime b: the centered representative is x when x ≤ b/2, else x − b
+            ulong b = _from[0].Value, half = b >> 1;
+            fixed (ulong* pin1 = input, pout1 = output)
+            {
+                for (int t = 0; t < _to.Length; t++)
+                {
+                    var mod = _to[t];
+                    ulong qt = mod.Value, muHi = mod.BarrettHi, bModT = _bMultiplesTo[(t * 2) + 1];
+                    ulong* dst = pout1 + (t * n);
+                    for (int j = 0; j < n; j++)
+                    {
+                        ulong x = pin1[j];
+                        ulong r = x - (Math.BigMul(x, muHi, out _) * qt);
+                        r = r >= qt ? r - qt : r;
+                        ulong shift = x > half ? bModT : 0;
+                        ulong d = r + qt - shift;
+                        dst[j] = d >= qt ? d - qt : d;
+                    }
+                }
+            }
+
+            return;
+        }
+
         fixed (ulong* pin = input, py = scratch, pout = output)
         fixed (double* inv = _invFrom)
         fixed (ulong* bMul = _bMultiplesTo)

@@ -60,9 +60,11 @@ public sealed class KeySwitcher
         for (int d = 0; d < digits; d++)
         {
             var (start, count) = _p.DigitRange(d, level);
-            // ModUp: digit limbs keep their NTT values, other limbs are converted then transformed
+            // ModUp: digit limbs keep their NTT values, other limbs get the *centered* digit (exact conversion),
+            // then are transformed. An uncentered digit in [0, Q_j) has mean Q_j/2, and Q_j/2·(1 + X + … + X^(N−1))
+            // times the key error concentrates in the slots where ζ^(5^j) ≈ ±1: a fixed, key-dependent error.
             int others = ext - count;
-            _p.ModUpConverter(level, d).Convert(_cCoeff.AsSpan(level + 1).Slice(start * n, count * n), _convOut.AsSpan(0, others * n), _convScratch, n);
+            _p.ModUpConverter(level, d).ConvertCentered(_cCoeff.AsSpan(level + 1).Slice(start * n, count * n), _convOut.AsSpan(0, others * n), _convScratch, n);
             int o = 0;
             for (int k = 0; k < ext; k++)
             {
