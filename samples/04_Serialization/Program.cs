@@ -1,0 +1,6 @@
+namespace PrivateHealth.Samples.Serialization;
+
+internal static class Program
+{
+    private static void Main() => SerializationSample.Run(Console.Out);
+}

@@ -1,0 +1,3 @@
+global using System.Globalization;
+global using System.Text.RegularExpressions;
+global using Xunit;
