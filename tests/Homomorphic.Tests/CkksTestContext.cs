@@ -76,10 +76,12 @@ public sealed class CkksTestContext : IDisposable
         }
     }
 
-    public Complex[] RandomComplex(int seed, double bound = 1.0)
+    public Complex[] RandomComplex(int seed, double bound = 1.0) => RandomComplexFor(Slots, seed, bound);
+
+    public static Complex[] RandomComplexFor(int slots, int seed, double bound = 1.0)
     {
         var rng = new Random(seed);
-        return [.. Enumerable.Range(0, Slots).Select(_ => new Complex((rng.NextDouble() * 2 - 1) * bound, (rng.NextDouble() * 2 - 1) * bound))];
+        return [.. Enumerable.Range(0, slots).Select(_ => new Complex((rng.NextDouble() * 2 - 1) * bound, (rng.NextDouble() * 2 - 1) * bound))];
     }
 
     public Ciphertext Encrypt(Complex[] values, int? level = null, double? scale = null) =>

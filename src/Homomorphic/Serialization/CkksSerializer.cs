@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using PrivateHealth.Homomorphic.Ckks;
+using PrivateHealth.Homomorphic.Multiparty;
 using PrivateHealth.Homomorphic.Ring;
 using PrivateHealth.Homomorphic.Rlwe;
 
@@ -16,6 +17,13 @@ public enum ObjectKind : byte
     PublicKey = 5,
     RelinearizationKey = 6,
     GaloisKey = 7,
+    PublicKeyShare = 16,
+    RelinearizationRound1Share = 17,
+    RelinearizationRound2Share = 18,
+    GaloisKeyShare = 19,
+    KeySwitchShare = 20,
+    PublicKeySwitchShare = 21,
+    ThresholdShare = 22,
 }
 
 /// <summary>Header flags (byte 7).</summary>
@@ -511,6 +519,81 @@ public sealed class CkksSerializer
         {
             throw new ArgumentException("The object belongs to other parameters than this serializer's.");
         }
+    }
+
+    // ------------------------------------------------------------------ shares
+
+    /// <summary>Size of the share sub-header after the common header: session id (32), party (4), key-level flag (1), reserved (3).</summary>
+    public const int ShareHeaderSize = 40;
+
+    /// <summary>
+    /// Serializes a protocol share: the common header (level, polynomial count, Galois element in "extra"), then
+    /// session id, party and the key-level flag, then the polynomials (Q_ℓ limbs, or every Q·P limb for key-level
+    /// shares), then the digest.
+    /// </summary>
+    public byte[] Serialize(Share share)
+    {
+        CheckId(share.ParametersId);
+        int limbs = share.KeyLevel ? _r.QP.Count : share.Level + 1;
+        long length = HeaderSize + ShareHeaderSize + DigestSize + (share.Polys.Length * PolyBytes(limbs, BitPack));
+        var buffer = new byte[length];
+        WriteHeader(buffer, (ObjectKind)share.Kind, BitPack ? FormatFlags.BitPacked : 0, share.Level, share.Polys.Length, 0, share.GaloisElement);
+        share.Session.Bytes.CopyTo(buffer.AsSpan(HeaderSize));
+        BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(HeaderSize + SessionId.Size), share.Party);
+        buffer[HeaderSize + SessionId.Size + 4] = share.KeyLevel ? (byte)1 : (byte)0;
+        int offset = HeaderSize + ShareHeaderSize;
+        foreach (var poly in share.Polys)
+        {
+            offset = WritePoly(buffer, offset, poly, limbs);
+        }
+
+        Seal(buffer, offset);
+        return buffer;
+    }
+
+    /// <summary>
+    /// Reads a share of the expected kind and validates its shape against these parameters (polynomial count for
+    /// the kind, level, key level, party ≥ 0, Galois element). Session and duplicate checks are the collector's.
+    /// </summary>
+    public Share DeserializeShare(ReadOnlySpan<byte> data, ShareKind expected)
+    {
+        var h = ReadChecked(data, (ObjectKind)expected);
+        if (data.Length < HeaderSize + ShareHeaderSize + DigestSize)
+        {
+            throw new HomomorphicFormatException(FormatError.Truncated, "The share is shorter than its headers.");
+        }
+
+        var session = new SessionId(data.Slice(HeaderSize, SessionId.Size));
+        int party = BinaryPrimitives.ReadInt32LittleEndian(data[(HeaderSize + SessionId.Size)..]);
+        byte keyLevelByte = data[HeaderSize + SessionId.Size + 4];
+        bool keyLevel = expected is ShareKind.PublicKey or ShareKind.RelinearizationRound1 or ShareKind.RelinearizationRound2 or ShareKind.GaloisKey or ShareKind.Threshold;
+        int digits = _r.DigitCountMax;
+        int polys = expected switch
+        {
+            ShareKind.PublicKey or ShareKind.KeySwitch or ShareKind.Threshold => 1,
+            ShareKind.PublicKeySwitch => 2,
+            ShareKind.GaloisKey => digits,
+            _ => 2 * digits,
+        };
+        if (party < 0 || keyLevelByte != (keyLevel ? 1 : 0) || data.Slice(HeaderSize + SessionId.Size + 5, 3).IndexOfAnyExcept((byte)0) >= 0
+            || h.Components != polys || h.Scale != 0 || h.Level < 0 || h.Level > _r.MaxLevel || (keyLevel && h.Level != _r.MaxLevel)
+            || (expected == ShareKind.GaloisKey ? (h.Extra & 1) == 0 || h.Extra >= 2UL * (ulong)_r.N : h.Extra != 0))
+        {
+            throw new HomomorphicFormatException(FormatError.InvalidMetadata, $"Invalid {expected} share metadata (party {party}, level {h.Level}, {h.Components} polynomials).");
+        }
+
+        bool packed = h.Flags.HasFlag(FormatFlags.BitPacked);
+        int limbs = keyLevel ? _r.QP.Count : h.Level + 1;
+        ExpectLength(h, HeaderSize + ShareHeaderSize + DigestSize + (polys * PolyBytes(limbs, packed)));
+        VerifyDigest(data);
+        var share = new Share(_r, expected, session, party, h.Level, keyLevel, polys, h.Extra);
+        int offset = HeaderSize + ShareHeaderSize;
+        foreach (var poly in share.Polys)
+        {
+            offset = ReadPoly(data, offset, poly, limbs, packed);
+        }
+
+        return share;
     }
 
     // ------------------------------------------------------------------ parameters
