@@ -402,3 +402,55 @@ public sealed class MultipartyTests(CommitteeFixture committee, ITestOutputHelpe
         Assert.Equal(64, hash.Length);
     }
 }
+
+public sealed class LiMicciancioTests(CommitteeFixture committee, ITestOutputHelper output) : IClassFixture<CommitteeFixture>
+{
+    /// <summary>s = (m + e − c0)·c1^-1 limb by limb in the NTT domain (c1 invertible with high probability).</summary>
+    private static Poly RecoverSecret(RlweParameters r, Ciphertext ct, Plaintext decrypted)
+    {
+        var s = new Poly(r.N, ct.Level + 1);
+        for (int i = 0; i <= ct.Level; i++)
+        {
+            var mod = r.Q[i];
+            var limb = s.Limb(i);
+            RingOps.Sub(decrypted.Value.Limb(i), ct[0].Limb(i), limb, mod.Value);
+            var c1 = ct[1].Limb(i);
+            for (int j = 0; j < limb.Length; j++)
+            {
+                limb[j] = mod.Multiply(limb[j], mod.Inverse(c1[j]));
+            }
+        }
+
+        return s;
+    }
+
+    [Fact]
+    public void LiMicciancioKeyRecoverySucceedsOnRawDecryptionAndFailsThroughTheReleasePath()
+    {
+        var r = committee.Parameters.Rlwe;
+        var z = CkksTestContext.RandomComplexFor(committee.Parameters.MaxSlots, 11);
+        var ct = committee.Encryptor.Encrypt(committee.Encoder.Encode([.. z.Select(c => c.Real)]));
+
+        // unprotected: the exact decryption m + e gives the collective secret away
+        var recovered = RecoverSecret(r, ct, committee.IdealDecryptor.Decrypt(ct));
+        for (int i = 0; i <= ct.Level; i++)
+        {
+            Assert.True(recovered.Limb(i).SequenceEqual(committee.IdealSecret.Value.Limb(i)), "the attack should recover s from a raw decryption");
+        }
+
+        // release path: 3-of-5 flooded decryption, then DecodePublic at 20 bits; the attacker re-encodes what is
+        // published and tries again — the result is not the secret (nor even a small polynomial)
+        var flooded = committee.ThresholdDecrypt(ct, [1, 2, 3], NoiseFlooding.Default);
+        var published = new double[committee.Parameters.MaxSlots];
+        committee.Encoder.DecodePublic(flooded, published, 20);
+        var reencoded = committee.Encoder.Encode(published, ct.Level, ct.Scale);
+        var attempt = RecoverSecret(r, ct, reencoded);
+        Assert.False(attempt.Limb(0).SequenceEqual(committee.IdealSecret.Value.Limb(0)));
+        var coefficients = attempt.Limb(0).ToArray();
+        r.Q.Ntt(0).Inverse(coefficients);
+        ulong q = r.Q[0].Value;
+        double maxAbs = coefficients.Max(v => v > q / 2 ? (double)(q - v) : v);
+        output.WriteLine($"recovered-secret candidate through the release path: max |coefficient| = 2^{Math.Log2(maxAbs):F1} (the real one is ≤ {CommitteeFixture.Parties})");
+        Assert.True(maxAbs > 1 << 20);
+    }
+}
