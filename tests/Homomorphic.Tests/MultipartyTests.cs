@@ -454,3 +454,70 @@ public sealed class LiMicciancioTests(CommitteeFixture committee, ITestOutputHel
         Assert.True(maxAbs > 1 << 20);
     }
 }
+
+public sealed class CollectiveKeyNoiseTests(CommitteeFixture committee, ITestOutputHelper output) : IClassFixture<CommitteeFixture>
+{
+    /// <summary>Centered coefficients of limb 0 of an NTT-form polynomial.</summary>
+    private double[] Coefficients(Poly p)
+    {
+        var r = committee.Parameters.Rlwe;
+        var c = p.Limb(0).ToArray();
+        r.Q.Ntt(0).Inverse(c);
+        ulong q = r.Q[0].Value;
+        return [.. c.Select(v => v > q / 2 ? -(double)(q - v) : v)];
+    }
+
+    private static double Std(double[] v) => Math.Sqrt(v.Average(x => x * x));
+
+    [Fact]
+    public void CollectiveKeyNoiseIsWithinTheReferenceBounds()
+    {
+        var r = committee.Parameters.Rlwe;
+        int n = CommitteeFixture.Parties;
+        var s = committee.IdealSecret.Value;
+        var tmp = new Poly(r.N, r.QP.Count);
+
+        // public key: b + a·s = Σ e_i, std √n·σ
+        for (int i = 0; i < r.QP.Count; i++)
+        {
+            RingOps.Multiply(committee.PublicKey.A.Limb(i), s.Limb(i), tmp.Limb(i), r.QP[i]);
+            RingOps.Add(tmp.Limb(i), committee.PublicKey.B.Limb(i), tmp.Limb(i), r.QP[i].Value);
+        }
+
+        double pkStd = Std(Coefficients(tmp));
+        Assert.InRange(pkStd, Math.Sqrt(n) * 3.2 * 0.9, Math.Sqrt(n) * 3.2 * 1.1);
+
+        // relinearization key, digit 0 on q_0: b + a·s − P·s² = s·e0 + u·e1 + e2 + e3 (Lattigo's NoiseRelinearizationKey)
+        var rlk = committee.RelinearizationKey;
+        var l0 = r.Q[0];
+        var s2 = new ulong[r.N];
+        RingOps.Multiply(s.Limb(0), s.Limb(0), s2, l0);
+        RingOps.Multiply(rlk.A[0].Limb(0), s.Limb(0), tmp.Limb(0), l0);
+        RingOps.Add(tmp.Limb(0), rlk.B[0].Limb(0), tmp.Limb(0), l0.Value);
+        RingOps.MultiplyScalar(s2, r.PModQ[0], s2, l0);
+        RingOps.Sub(tmp.Limb(0), s2, tmp.Limb(0), l0.Value);
+        double rlkStd = Std(Coefficients(tmp));
+        // variance: s·e0 and u·e1 each N·(2n/3)·(n·σ²), plus e2 + e3 — std ≈ n·σ·√(4N/3)
+        double rlkPredicted = n * 3.2 * Math.Sqrt(4.0 * r.N / 3);
+        output.WriteLine($"collective pk noise std {pkStd:F2} (√n·σ = {Math.Sqrt(n) * 3.2:F2}); rlk noise std 2^{Math.Log2(rlkStd):F2} (predicted n·σ·√(4N/3) = 2^{Math.Log2(rlkPredicted):F2})");
+        Assert.InRange(rlkStd / rlkPredicted, 0.8, 1.2);
+
+        // Galois key (rotation by 1), digit 0 on q_0: b + a·s − P·σ_g(s) = Σ e_i, std √n·σ
+        var gk = committee.RotationKey;
+        var perm = r.GaloisPermutation(gk.GaloisElement);
+        var sg = new ulong[r.N];
+        PolyMathPublic.Permute(s.Limb(0), perm, sg);
+        RingOps.Multiply(gk.A[0].Limb(0), s.Limb(0), tmp.Limb(0), l0);
+        RingOps.Add(tmp.Limb(0), gk.B[0].Limb(0), tmp.Limb(0), l0.Value);
+        RingOps.MultiplyScalar(sg, r.PModQ[0], sg, l0);
+        RingOps.Sub(tmp.Limb(0), sg, tmp.Limb(0), l0.Value);
+        Assert.InRange(Std(Coefficients(tmp)), Math.Sqrt(n) * 3.2 * 0.9, Math.Sqrt(n) * 3.2 * 1.1);
+    }
+
+    [Fact]
+    public void TheActiveSetIsChosenAmongTheCustodiansThatAnswer()
+    {
+        Assert.Equal([5UL, 1UL, 3UL], Combiner.ChooseActiveSet([5, 1, 1, 3, 4], 3));
+        Assert.Contains("Only 2", Assert.Throws<InvalidOperationException>(() => Combiner.ChooseActiveSet([2, 4], 3)).Message);
+    }
+}

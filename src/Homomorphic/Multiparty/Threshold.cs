@@ -109,6 +109,21 @@ public sealed class Combiner
     public ulong OwnPoint { get; }
     public int Threshold { get; }
 
+    /// <summary>
+    /// The active set for a decryption: the first t of the custodians that answered (in the order given), so the
+    /// protocol completes while up to n − t custodians are offline. Throws when fewer than t answered.
+    /// </summary>
+    public static ulong[] ChooseActiveSet(IEnumerable<ulong> answering, int threshold)
+    {
+        var distinct = answering.Where(p => p != 0).Distinct().Take(threshold).ToArray();
+        if (distinct.Length < threshold)
+        {
+            throw new InvalidOperationException($"Only {distinct.Length} custodians answered; {threshold} are needed to decrypt.");
+        }
+
+        return distinct;
+    }
+
     /// <summary>λ_own·share for the active set (which must contain this party and exactly t distinct points).</summary>
     public SecretKey GenerateAdditiveShare(IReadOnlyCollection<ulong> activePoints, SecretKey shamirShare)
     {
