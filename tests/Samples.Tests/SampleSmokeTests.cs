@@ -2,6 +2,7 @@ using PrivateHealth.Samples.CkksBasics;
 using PrivateHealth.Samples.LevelsAndRescale;
 using PrivateHealth.Samples.Rotations;
 using PrivateHealth.Samples.Serialization;
+using PrivateHealth.Samples.ThresholdKeyCeremony;
 
 namespace PrivateHealth.Samples.Tests;
 
@@ -24,6 +25,8 @@ public sealed partial class SampleSmokeTests
             ["OperandMismatchException: Operands are at different levels", "OperandMismatchException: Operands have different scales", "Cannot rescale at level 0", "factored"]),
         ["03_Rotations"] = new(RotationsSample.Run, ["No Galois key for rotation by 3", "diastolic", "InnerSum"]),
         ["04_Serialization"] = new(SerializationSample.Run, ["DigestMismatch", "Truncated", "WrongKind", "ParametersMismatch", "same as the key holder's: True"]),
+        ["05_ThresholdKeyCeremony"] = new(ThresholdKeyCeremonySample.Run,
+            ["Phase 9", "λ_1 = 15/8, λ_3 = −5/4, λ_5 = 3/8", "ShareRejectedException: Party 3 already sent a share", "the Combiner refuses", "noise, nothing learned", "decrypted by the researcher"]),
     };
 
     public static TheoryData<string> SampleNames => [.. Samples.Keys.Order(StringComparer.Ordinal)];

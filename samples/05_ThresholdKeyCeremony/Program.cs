@@ -1,0 +1,6 @@
+namespace PrivateHealth.Samples.ThresholdKeyCeremony;
+
+internal static class Program
+{
+    private static void Main() => ThresholdKeyCeremonySample.Run(Console.Out);
+}
