@@ -442,6 +442,12 @@ public sealed class CkksEvaluator
             RingOps.Multiply(a[1].Limb(i), b[1].Limb(i), _t2.Limb(i), mod);
         }
 
+        StoreTensor(level, scale, destination);
+    }
+
+    /// <summary>Moves the size-3 product held in the scratch polynomials into the destination.</summary>
+    private void StoreTensor(int level, double scale, Ciphertext destination)
+    {
         destination.Reshape(3, level);
         _t0.AsSpan().CopyTo(destination[0].AsSpan());
         _t1.AsSpan().CopyTo(destination[1].AsSpan());
@@ -482,12 +488,7 @@ public sealed class CkksEvaluator
         }
 
         double scale = a.Scale * a.Scale;
-        destination.Reshape(3, level);
-        _t0.AsSpan().CopyTo(destination[0].AsSpan());
-        _t1.AsSpan().CopyTo(destination[1].AsSpan());
-        _t2.AsSpan().CopyTo(destination[2].AsSpan());
-        destination.Scale = scale;
-        destination.ParametersId = _p.Id;
+        StoreTensor(level, scale, destination);
     }
 
     /// <summary>Turns a size-3 ciphertext into a size-2 one with the relinearization key (hybrid key switching).</summary>

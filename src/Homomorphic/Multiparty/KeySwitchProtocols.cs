@@ -77,24 +77,6 @@ public sealed class KeySwitchProtocol : ProtocolBase
 
         return pt;
     }
-
-    private void CheckCiphertext(Ciphertext ciphertext, Share share)
-    {
-        if (ciphertext.ParametersId != Parameters.Id)
-        {
-            throw new ArgumentException("The ciphertext belongs to other parameters.");
-        }
-
-        if (ciphertext.Size != 2)
-        {
-            throw new ArgumentException($"Key switching needs a size-2 ciphertext (got {ciphertext.Size}); relinearize first.");
-        }
-
-        if (ciphertext.Level != share.Level)
-        {
-            throw new ShareRejectedException($"The share is at level {share.Level} but the ciphertext at level {ciphertext.Level}.");
-        }
-    }
 }
 
 /// <summary>
@@ -160,23 +142,5 @@ public sealed class PublicKeySwitchProtocol : ProtocolBase
         }
 
         return result;
-    }
-
-    private void CheckCiphertext(Ciphertext ciphertext, Share share)
-    {
-        if (ciphertext.ParametersId != Parameters.Id)
-        {
-            throw new ArgumentException("The ciphertext belongs to other parameters.");
-        }
-
-        if (ciphertext.Size != 2)
-        {
-            throw new ArgumentException($"Key switching needs a size-2 ciphertext (got {ciphertext.Size}); relinearize first.");
-        }
-
-        if (ciphertext.Level != share.Level)
-        {
-            throw new ShareRejectedException($"The share is at level {share.Level} but the ciphertext at level {ciphertext.Level}.");
-        }
     }
 }

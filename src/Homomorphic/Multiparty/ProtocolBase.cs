@@ -52,6 +52,25 @@ public abstract class ProtocolBase : IDisposable
         }
     }
 
+    /// <summary>A key-switching input must be a size-2 ciphertext of these parameters at the share's level.</summary>
+    protected void CheckCiphertext(Ciphertext ciphertext, Share share)
+    {
+        if (ciphertext.ParametersId != Parameters.Id)
+        {
+            throw new ArgumentException("The ciphertext belongs to other parameters.");
+        }
+
+        if (ciphertext.Size != 2)
+        {
+            throw new ArgumentException($"Key switching needs a size-2 ciphertext (got {ciphertext.Size}); relinearize first.");
+        }
+
+        if (ciphertext.Level != share.Level)
+        {
+            throw new ShareRejectedException($"The share is at level {share.Level} but the ciphertext at level {ciphertext.Level}.");
+        }
+    }
+
     protected static void CheckDestination(Share destination, ShareKind kind)
     {
         if (destination.Kind != kind)

@@ -70,6 +70,23 @@ public sealed class BasisConverter
         }
     }
 
+    /// <summary>y_i = [x_i·(B/b_i)^-1]_{b_i} for every source limb.</summary>
+    private unsafe void ScaleByHatInverse(ulong* input, ulong* y, int n)
+    {
+        for (int i = 0; i < _from.Length; i++)
+        {
+            ulong q = _from[i].Value, w = _hatInv[i], ws = _hatInvShoup[i];
+            ulong* src = input + (i * n);
+            ulong* dst = y + (i * n);
+            for (int j = 0; j < n; j++)
+            {
+                ulong x = src[j];
+                ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
+                dst[j] = v >= q ? v - q : v;
+            }
+        }
+    }
+
     /// <summary>
     /// Exact conversion of the centered representative: output = [x]_B ∈ [−B/2, B/2) modulo each prime of C.
     /// The overshoot v = round(Σ_i y_i / b_i) is computed in floating point (Halevi–Polyakov–Shoup) and
@@ -115,18 +132,7 @@ public sealed class BasisConverter
         fixed (double* inv = _invFrom)
         fixed (ulong* bMul = _bMultiplesTo)
         {
-            for (int i = 0; i < nb; i++)
-            {
-                ulong q = _from[i].Value, w = _hatInv[i], ws = _hatInvShoup[i];
-                ulong* src = pin + (i * n);
-                ulong* dst = py + (i * n);
-                for (int j = 0; j < n; j++)
-                {
-                    ulong x = src[j];
-                    ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
-                    dst[j] = v >= q ? v - q : v;
-                }
-            }
+            ScaleByHatInverse(pin, py, n);
 
             for (int t = 0; t < _to.Length; t++)
             {
@@ -183,18 +189,7 @@ public sealed class BasisConverter
 
         fixed (ulong* pin = input, py = scratch, pout = output)
         {
-            for (int i = 0; i < nb; i++)
-            {
-                ulong q = _from[i].Value, w = _hatInv[i], ws = _hatInvShoup[i];
-                ulong* src = pin + (i * n);
-                ulong* dst = py + (i * n);
-                for (int j = 0; j < n; j++)
-                {
-                    ulong x = src[j];
-                    ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
-                    dst[j] = v >= q ? v - q : v;
-                }
-            }
+            ScaleByHatInverse(pin, py, n);
 
             for (int t = 0; t < _to.Length; t++)
             {

@@ -38,20 +38,7 @@ public readonly struct Modulus : IEquatable<Modulus>
 
     /// <summary>Reduces a 128-bit value (hi, lo) modulo q with Barrett reduction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Reduce128(ulong hi, ulong lo)
-    {
-        // q̂ = ⌊x·μ / 2^128⌋ (approximately), computed from partial products.
-        ulong carry = Math.BigMul(lo, BarrettLo, out _);
-        ulong t2Hi = Math.BigMul(lo, BarrettHi, out ulong t2Lo);
-        ulong tmp1 = t2Lo + carry;
-        ulong tmp3 = t2Hi + (tmp1 < t2Lo ? 1UL : 0UL);
-        t2Hi = Math.BigMul(hi, BarrettLo, out t2Lo);
-        tmp1 += t2Lo;
-        carry = t2Hi + (tmp1 < t2Lo ? 1UL : 0UL);
-        ulong quotient = (hi * BarrettHi) + tmp3 + carry;
-        ulong r = lo - (quotient * Value);
-        return ReduceOnce(ReduceOnce(r)); // estimate is at most 2 below ⌊x/q⌋ for any 128-bit x
-    }
+    public ulong Reduce128(ulong hi, ulong lo) => RingOps.Barrett(hi, lo, Value, BarrettHi, BarrettLo);
 
     /// <summary>Reduces a 64-bit value modulo q.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
