@@ -67,6 +67,13 @@ public sealed record CkksParametersLiteral
     /// </summary>
     public static CkksParametersLiteral QueryLogN14LogQP434 { get; } = new() { LogN = 14, LogQ = [60, 40, 57, 57, 57, 57], LogP = [60, 46], LogDefaultScale = 57 };
 
+    /// <summary>
+    /// Federated-learning uploads: N = 4096, Q = [61], P = [48] (log2 QP = 109), Δ = 2^50. Updates are only added and
+    /// threshold-decrypted, so one 61-bit prime holds the sum (|Σ| &lt; 2^10) with the flooding noise, and a
+    /// bit-packed upload costs 2·61/8 ≈ 15.3 bytes per model parameter (real and imaginary parts of 2048 slots).
+    /// </summary>
+    public static CkksParametersLiteral TrainingLogN12LogQP109 { get; } = new() { LogN = 12, LogQ = [61], LogP = [48], LogDefaultScale = 50 };
+
     /// <summary>N = 32768, Q = [60, 50×14], P = [60, 60] (log2 QP = 880), Δ = 2^50, digits of two primes: deep circuits.</summary>
     public static CkksParametersLiteral LogN15LogQP880 { get; } = new()
     {
@@ -85,5 +92,6 @@ public sealed record CkksParametersLiteral
         [nameof(AggregationLogN13LogQP216)] = AggregationLogN13LogQP216,
         [nameof(QueryLogN14LogQP434)] = QueryLogN14LogQP434,
         [nameof(LogN15LogQP880)] = LogN15LogQP880,
+        [nameof(TrainingLogN12LogQP109)] = TrainingLogN12LogQP109,
     };
 }

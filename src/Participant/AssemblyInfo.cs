@@ -1,0 +1,4 @@
+namespace PrivateHealth.Participant;
+
+/// <summary>Marker for the participant agent library.</summary>
+internal static class AssemblyMarker;
