@@ -1,5 +1,7 @@
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Exporters.Json;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
@@ -30,6 +32,9 @@ public static class Program
         IConfig config = ManualConfig.Create(DefaultConfig.Instance)
             .AddJob(job.WithToolchain(InProcessEmitToolchain.Instance).AsDefault())
             .AddDiagnoser(MemoryDiagnoser.Default)
+            // medians are what bench/RESULTS.md compares with SEAL; the JSON report feeds bench/compare-seal.py
+            .AddColumn(StatisticColumn.Median)
+            .AddExporter(JsonExporter.Full)
             .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
 
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, config);
