@@ -82,7 +82,7 @@ public sealed class BasisConverter
             {
                 ulong x = src[j];
                 ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
-                dst[j] = v >= q ? v - q : v;
+                dst[j] = RingOps.SubtractIfGreaterOrEqual(v, q);
             }
         }
     }
@@ -117,10 +117,10 @@ public sealed class BasisConverter
                     {
                         ulong x = pin1[j];
                         ulong r = x - (Math.BigMul(x, muHi, out _) * qt);
-                        r = r >= qt ? r - qt : r;
+                        r = RingOps.SubtractIfGreaterOrEqual(r, qt);
                         ulong shift = x > half ? bModT : 0;
                         ulong d = r + qt - shift;
-                        dst[j] = d >= qt ? d - qt : d;
+                        dst[j] = RingOps.SubtractIfGreaterOrEqual(d, qt);
                     }
                 }
             }
@@ -158,7 +158,7 @@ public sealed class BasisConverter
                         int v = (int)(frac + 0.5);
                         ulong r = RingOps.Barrett(accHi, accLo, qt, muHi, muLo);
                         ulong s = r + qt - multiples[v];
-                        dst[j] = s >= qt ? s - qt : s;
+                        dst[j] = RingOps.SubtractIfGreaterOrEqual(s, qt);
                     }
                 }
             }

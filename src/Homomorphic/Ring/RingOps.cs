@@ -39,8 +39,7 @@ public static class RingOps
             for (; i < n; i++)
             {
                 ulong s = pa[i] + pb[i];
-                ulong d = s - q;
-                pr[i] = d < s ? d : s;
+                pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
     }
@@ -74,8 +73,7 @@ public static class RingOps
             for (; i < n; i++)
             {
                 ulong s = pa[i] + q - pb[i];
-                ulong d = s - q;
-                pr[i] = d < s ? d : s;
+                pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
     }
@@ -109,8 +107,7 @@ public static class RingOps
             for (; i < n; i++)
             {
                 ulong s = q - pa[i];
-                ulong d = s - q;
-                pr[i] = d < s ? d : s;
+                pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
     }
@@ -143,8 +140,7 @@ public static class RingOps
             {
                 ulong hi = Math.BigMul(pa[i], pb[i], out ulong lo);
                 ulong s = Barrett(hi, lo, q, muHi, muLo) + pr[i];
-                ulong d = s - q;
-                pr[i] = d < s ? d : s;
+                pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
     }
@@ -162,8 +158,7 @@ public static class RingOps
             {
                 ulong x = pa[i];
                 ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
-                ulong d = v - q;
-                pr[i] = d < v ? d : v;
+                pr[i] = SubtractIfGreaterOrEqual(v, q);
             }
         }
     }
@@ -181,11 +176,9 @@ public static class RingOps
             {
                 ulong x = pa[i];
                 ulong v = (w * x) - (Math.BigMul(x, ws, out _) * q);
-                ulong d = v - q;
-                v = d < v ? d : v;
+                v = SubtractIfGreaterOrEqual(v, q);
                 ulong s = v + pr[i];
-                d = s - q;
-                pr[i] = d < s ? d : s;
+                pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
     }
@@ -200,8 +193,7 @@ public static class RingOps
             for (int i = 0; i < n; i++)
             {
                 ulong s = pa[i] + c;
-                ulong d = s - q;
-                pr[i] = d < s ? d : s;
+                pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
     }
@@ -254,10 +246,17 @@ public static class RingOps
             {
                 ulong x = pa[i];
                 ulong v = x - (Math.BigMul(x, muHi, out _) * q);
-                ulong d = v - q;
-                pr[i] = d < v ? d : v;
+                pr[i] = SubtractIfGreaterOrEqual(v, q);
             }
         }
+    }
+
+    /// <summary>x − q if x ≥ q, else x; branch-free (valid for x &lt; 2q &lt; 2^63).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong SubtractIfGreaterOrEqual(ulong x, ulong q)
+    {
+        ulong d = x - q;
+        return d + (q & (ulong)((long)d >> 63));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -273,10 +272,7 @@ public static class RingOps
         ulong quotient = (hi * muHi) + tmp3 + carry;
         // the quotient estimate is at most 2 below ⌊x/q⌋ for any 128-bit x, so r ∈ [0, 3q)
         ulong r = lo - (quotient * q);
-        ulong d = r - q;
-        r = d < r ? d : r;
-        d = r - q;
-        return d < r ? d : r;
+        return SubtractIfGreaterOrEqual(SubtractIfGreaterOrEqual(r, q), q);
     }
 
     private static void CheckLengths(int a, int b, int r)
