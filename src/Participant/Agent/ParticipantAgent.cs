@@ -1,0 +1,139 @@
+using PrivateHealth.Homomorphic.Ckks;
+using PrivateHealth.Homomorphic.Rlwe;
+using PrivateHealth.Homomorphic.Serialization;
+using PrivateHealth.Learning.Data;
+using PrivateHealth.Learning.Encrypted;
+using PrivateHealth.Learning.Federated;
+using PrivateHealth.Learning.Models;
+using PrivateHealth.Participant.Chain;
+using PrivateHealth.Participant.Consent;
+using PrivateHealth.Participant.Custodian;
+using PrivateHealth.Participant.Storage;
+
+namespace PrivateHealth.Participant.Agent;
+
+/// <summary>Thrown when a contribution is asked for without a matching, unrevoked consent. Nothing leaves the device.</summary>
+public sealed class ConsentRequiredException(ConsentPurpose purpose, string cohortId)
+    : InvalidOperationException($"No consent for {purpose} in cohort '{cohortId}': nothing was computed or sent.")
+{
+    public ConsentPurpose Purpose { get; } = purpose;
+    public string CohortId { get; } = cohortId;
+}
+
+/// <summary>An encrypted contribution ready to upload: serialized ciphertexts and the plaintext metadata the server may see.</summary>
+public sealed record EncryptedContribution(string CohortId, ConsentPurpose Purpose, IReadOnlyList<byte[]> Ciphertexts, int ValueCount)
+{
+    public long Bytes => Ciphertexts.Sum(c => (long)c.Length);
+}
+
+/// <summary>
+/// The participant agent: the person's encrypted local stores (health records, secrets, consent), a chain key for
+/// payouts, the optional custodian role, and the contributions it makes — each checked against consent first.
+/// Files under <see cref="Home"/>: <c>agent.key</c> (AES-256 key, mode 0600), <c>secrets.bin</c> (encrypted secret
+/// store: consent ledger, chain key, custodian shares), <c>records.bin</c> (encrypted health-record store).
+/// </summary>
+public sealed class ParticipantAgent : IDisposable
+{
+    private const string ChainKeyName = "participant.chain-key.v1";
+    private readonly byte[] _key;
+
+    private ParticipantAgent(string home, byte[] key, EncryptedSecretStore secrets, HealthRecordStore records, ConsentLedger consent, ChainKey chainKey)
+    {
+        Home = home;
+        _key = key;
+        Secrets = secrets;
+        Records = records;
+        Consent = consent;
+        ChainKey = chainKey;
+    }
+
+    public string Home { get; }
+    public EncryptedSecretStore Secrets { get; }
+    public HealthRecordStore Records { get; }
+    public ConsentLedger Consent { get; }
+    public ChainKey ChainKey { get; }
+
+    /// <summary>Opens (or creates) an agent home directory.</summary>
+    public static ParticipantAgent Open(string home, TimeProvider? timeProvider = null)
+    {
+        Directory.CreateDirectory(home);
+        var key = LocalKeyFile.LoadOrCreate(Path.Combine(home, "agent.key"));
+        var secrets = EncryptedSecretStore.Open(Path.Combine(home, "secrets.bin"), key);
+        var records = HealthRecordStore.Open(Path.Combine(home, "records.bin"), key);
+        var consent = ConsentLedger.Open(secrets, timeProvider);
+        ChainKey chainKey;
+        if (secrets.Get(ChainKeyName) is { } stored)
+        {
+            chainKey = ChainKey.FromPrivateKey(stored);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(stored);
+        }
+        else
+        {
+            chainKey = ChainKey.Generate();
+            secrets.Set(ChainKeyName, chainKey.PrivateKey);
+        }
+
+        return new ParticipantAgent(home, key, secrets, records, consent, chainKey);
+    }
+
+    /// <summary>The custodian duties of this agent, with shares persisted in its encrypted secret store.</summary>
+    public CustodianRole AsCustodian(CkksParameters parameters, int party) => new(parameters, party, new SecretStoreVault(Secrets));
+
+    private void RequireConsent(ConsentPurpose purpose, string cohortId)
+    {
+        if (!Consent.IsAllowed(purpose, cohortId))
+        {
+            throw new ConsentRequiredException(purpose, cohortId);
+        }
+    }
+
+    /// <summary>
+    /// A training contribution for round <paramref name="round"/>: trains locally from the global model (exactly as
+    /// <see cref="PlainFederatedSimulation.TrainClient"/>), weights the delta by the sample count, appends the count,
+    /// packs and encrypts under the collective key. Refused without a Training consent for the cohort.
+    /// </summary>
+    public EncryptedContribution CreateTrainingContribution(string cohortId, IModel globalModel, Dataset localData, FederatedConfig config,
+        int round, int clientIndex, CkksParameters parameters, PublicKey collectiveKey)
+    {
+        RequireConsent(ConsentPurpose.Training, cohortId);
+        var update = PlainFederatedSimulation.TrainClient(globalModel, localData, config, round, clientIndex);
+        var vector = new double[update.Delta.Length + 1];
+        FedAvg.Weight(update.Delta, update.SampleCount).CopyTo(vector, 0);
+        vector[^1] = update.SampleCount;
+        return Encrypt(cohortId, ConsentPurpose.Training, vector, parameters, collectiveKey);
+    }
+
+    /// <summary>An analytics contribution: a vector already encoded into the cohort's schema, encrypted. Refused without an Analytics consent.</summary>
+    public EncryptedContribution CreateAnalyticsContribution(string cohortId, ReadOnlySpan<double> encoded, CkksParameters parameters, PublicKey collectiveKey)
+    {
+        RequireConsent(ConsentPurpose.Analytics, cohortId);
+        return Encrypt(cohortId, ConsentPurpose.Analytics, encoded, parameters, collectiveKey);
+    }
+
+    private static EncryptedContribution Encrypt(string cohortId, ConsentPurpose purpose, ReadOnlySpan<double> vector, CkksParameters parameters, PublicKey collectiveKey)
+    {
+        var packer = new UpdatePacker(parameters);
+        var serializer = new CkksSerializer(parameters);
+        using var encryptor = new Encryptor(parameters.Rlwe, collectiveKey);
+        var cts = packer.Encrypt(vector, encryptor);
+        return new EncryptedContribution(cohortId, purpose, [.. cts.Select(serializer.Serialize)], vector.Length);
+    }
+
+    public void Dispose()
+    {
+        ChainKey.Dispose();
+        Records.Dispose();
+        Secrets.Dispose();
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(_key);
+    }
+}
+
+/// <summary>Custodian vault over the agent's encrypted secret store.</summary>
+public sealed class SecretStoreVault(EncryptedSecretStore store) : ICustodianVault
+{
+    public byte[]? Get(string name) => store.Get(name);
+
+    public void Set(string name, byte[] value) => store.Set(name, value);
+
+    public void Remove(string name) => store.Remove(name);
+}
