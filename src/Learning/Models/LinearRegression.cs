@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using MathNet.Numerics.LinearAlgebra;
 using PrivateHealth.Learning.Data;
 
@@ -8,35 +7,9 @@ namespace PrivateHealth.Learning.Models;
 /// Linear regression ŷ = w·x + b. Parameter layout (d + 1 values): [w₀, …, w_{d−1}, b]. Starts at zero.
 /// Loss: mean of ½(ŷ − y)² (half the MSE). <see cref="FitLeastSquares"/> gives the closed-form reference.
 /// </summary>
-public sealed class LinearRegression : IModel
+public sealed class LinearRegression(int inputDimension) : SingleOutputLinearModel(inputDimension)
 {
-    private readonly double[] _parameters;
-    private readonly double[] _mask;
-
-    public LinearRegression(int inputDimension)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputDimension);
-        InputDimension = inputDimension;
-        _parameters = new double[inputDimension + 1];
-        _mask = new double[inputDimension + 1];
-        _mask.AsSpan(0, inputDimension).Fill(1.0);
-    }
-
-    public ModelTask Task => ModelTask.Regression;
-
-    public int InputDimension { get; }
-
-    public int OutputDimension => 1;
-
-    public int ParameterCount => _parameters.Length;
-
-    public Span<double> Parameters => _parameters;
-
-    public ReadOnlySpan<double> RegularizationMask => _mask;
-
-    private ReadOnlySpan<double> Weights => _parameters.AsSpan(0, InputDimension);
-
-    private double Bias => _parameters[InputDimension];
+    public override ModelTask Task => ModelTask.Regression;
 
     /// <summary>
     /// Closed-form least squares with an intercept, minimising Σ(ŷ − y)² + ridge·‖w‖² (the intercept is not
@@ -73,55 +46,19 @@ public sealed class LinearRegression : IModel
         }
 
         var model = new LinearRegression(d);
-        beta.ToArray().CopyTo(model._parameters, 0);
+        beta.ToArray().CopyTo(model.ParameterArray, 0);
         return model;
     }
 
-    public void Predict(ReadOnlySpan<double> features, Span<double> output)
+    protected override double Output(double z) => z;
+
+    protected override double PointLoss(double z, double y)
     {
-        Numerics.CheckPredict(this, features, output);
-        output[0] = TensorPrimitives.Dot(Weights, features) + Bias;
+        double r = z - y;
+        return 0.5 * r * r;
     }
 
-    public double Loss(Dataset data, ReadOnlySpan<int> rows)
-    {
-        Numerics.CheckBatch(this, data, rows);
-        double total = 0;
-        foreach (int i in rows)
-        {
-            double r = TensorPrimitives.Dot(Weights, data.Row(i)) + Bias - data.Label(i);
-            total += 0.5 * r * r;
-        }
+    protected override double PointLossDerivative(double z, double y) => z - y;
 
-        return total / rows.Length;
-    }
-
-    public double LossAndGradient(Dataset data, ReadOnlySpan<int> rows, Span<double> gradient)
-    {
-        Numerics.CheckBatch(this, data, rows);
-        Numerics.CheckGradient(this, gradient);
-        gradient.Clear();
-        Span<double> gw = gradient[..InputDimension];
-        double gb = 0;
-        double total = 0;
-        foreach (int i in rows)
-        {
-            ReadOnlySpan<double> x = data.Row(i);
-            double r = TensorPrimitives.Dot(Weights, x) + Bias - data.Label(i);
-            total += 0.5 * r * r;
-            TensorPrimitives.MultiplyAdd(x, r, gw, gw);
-            gb += r;
-        }
-
-        gradient[InputDimension] = gb;
-        TensorPrimitives.Divide(gradient, rows.Length, gradient);
-        return total / rows.Length;
-    }
-
-    public IModel Clone()
-    {
-        var copy = new LinearRegression(InputDimension);
-        _parameters.CopyTo(copy._parameters, 0);
-        return copy;
-    }
+    protected override SingleOutputLinearModel CreateEmpty() => new LinearRegression(InputDimension);
 }

@@ -217,37 +217,33 @@ public sealed class CustodianRole : IDisposable
     private string Digest(Ciphertext ciphertext) => Convert.ToHexStringLower(CkksSerializer.ContentId(_serializer.Serialize(ciphertext)));
 
     /// <summary>A flooded decryption share for an aggregate ciphertext (threshold decryption, target key zero).</summary>
-    public Share CreateDecryptionShare(SessionId session, Ciphertext ciphertext, IReadOnlyCollection<ulong>? activeSet, int threshold, NoiseFlooding flooding)
-    {
-        Claim(session, Digest(ciphertext));
-        var secret = ShareFor(activeSet, threshold);
-        try
+    public Share CreateDecryptionShare(SessionId session, Ciphertext ciphertext, IReadOnlyCollection<ulong>? activeSet, int threshold, NoiseFlooding flooding) =>
+        ShareWith(session, ciphertext, activeSet, threshold, secret =>
         {
             using var protocol = new KeySwitchProtocol(_p.Rlwe, flooding);
             var share = protocol.AllocateShare(session, Party, ciphertext.Level);
             protocol.GenerateShare(secret, null, ciphertext, share);
             return share;
-        }
-        finally
-        {
-            if (!ReferenceEquals(secret, _additive))
-            {
-                secret.Dispose();
-            }
-        }
-    }
+        });
 
     /// <summary>A flooded share re-encrypting a result to a researcher's public key (PCKS).</summary>
-    public Share CreatePublicKeySwitchShare(SessionId session, Ciphertext ciphertext, PublicKey receiver, IReadOnlyCollection<ulong>? activeSet, int threshold, NoiseFlooding flooding)
-    {
-        Claim(session, Digest(ciphertext));
-        var secret = ShareFor(activeSet, threshold);
-        try
+    public Share CreatePublicKeySwitchShare(SessionId session, Ciphertext ciphertext, PublicKey receiver, IReadOnlyCollection<ulong>? activeSet, int threshold, NoiseFlooding flooding) =>
+        ShareWith(session, ciphertext, activeSet, threshold, secret =>
         {
             using var protocol = new PublicKeySwitchProtocol(_p.Rlwe, flooding);
             var share = protocol.AllocateShare(session, Party, ciphertext.Level);
             protocol.GenerateShare(secret, receiver, ciphertext, share);
             return share;
+        });
+
+    /// <summary>Claims (session, ciphertext) durably, then produces a share with the secret for the active set and wipes it.</summary>
+    private Share ShareWith(SessionId session, Ciphertext ciphertext, IReadOnlyCollection<ulong>? activeSet, int threshold, Func<SecretKey, Share> produce)
+    {
+        Claim(session, Digest(ciphertext));
+        var secret = ShareFor(activeSet, threshold);
+        try
+        {
+            return produce(secret);
         }
         finally
         {
