@@ -444,6 +444,16 @@ public sealed class RingTests
         var other = (byte[])seed.Clone();
         other[0] ^= 1;
         Assert.NotEqual(Take(seed, 0), Take(other, 0));
+        // a re-keyed generator produces exactly the stream of a fresh one
+        using (var reused = new Prng(other, 7))
+        {
+            reused.Fill(new byte[100]);
+            reused.Reset(seed, 1);
+            var b = new byte[5000];
+            reused.Fill(b);
+            Assert.Equal(Take(seed, 1), b);
+        }
+
         // known-answer: AES-256-CTR key stream block 0 = AES_seed(LE64(0) ‖ LE64(domain))
         using var aes = System.Security.Cryptography.Aes.Create();
         aes.Key = seed;

@@ -17,7 +17,7 @@ public sealed class Prng : IDisposable
     private const int BufferBlocks = 256; // 4 KiB of key stream per refill
 
     private readonly Aes _aes;
-    private readonly ulong _domain;
+    private ulong _domain;
     private readonly byte[] _counterBlocks = new byte[BufferBlocks * 16];
     private readonly byte[] _buffer = new byte[BufferBlocks * 16];
     private ulong _counter;
@@ -33,6 +33,20 @@ public sealed class Prng : IDisposable
         _aes = Aes.Create();
         _aes.Key = seed.ToArray();
         _domain = domain;
+        _position = _buffer.Length;
+    }
+
+    /// <summary>Restarts the key stream for a new seed and domain (reuses the AES instance and buffers).</summary>
+    public void Reset(ReadOnlySpan<byte> seed, ulong domain = 0)
+    {
+        if (seed.Length != SeedSize)
+        {
+            throw new ArgumentException($"A PRNG seed is {SeedSize} bytes, got {seed.Length}.", nameof(seed));
+        }
+
+        _aes.Key = seed.ToArray();
+        _domain = domain;
+        _counter = 0;
         _position = _buffer.Length;
     }
 

@@ -14,6 +14,7 @@ public sealed class Encryptor : IDisposable
     private readonly PublicKey? _pk;
     private readonly SecretKey? _sk;
     private readonly Prng _prng;
+    private readonly Prng _expander; // re-keyed with each seeded ciphertext's public seed
     private readonly long[] _small;
     private readonly Poly _u;
     private readonly Poly _t0;
@@ -40,6 +41,7 @@ public sealed class Encryptor : IDisposable
         _pk = pk;
         _sk = sk;
         _prng = Prng.CreateRandom();
+        _expander = new Prng(new byte[Prng.SeedSize], SeededADomain);
         _small = new long[parameters.N];
         int ext = parameters.QP.Count;
         _u = new Poly(parameters.N, ext);
@@ -159,7 +161,8 @@ public sealed class Encryptor : IDisposable
     {
         var sk = _sk!;
         byte[] seed = Prng.NewSeed();
-        ExpandSeededA(_p, seed, level, ct[1]);
+        _expander.Reset(seed, SeededADomain);
+        ExpandSeededA(_p, _expander, level, ct[1]);
         Samplers.Error(_prng, _p.ErrorDistribution, _p.ErrorSigma, _p.ErrorBound, _small);
         for (int i = 0; i <= level; i++)
         {
@@ -186,13 +189,22 @@ public sealed class Encryptor : IDisposable
     /// <summary>Expands the uniform c_1 (NTT form) of a seeded ciphertext over q_0…q_ℓ, limb by limb.</summary>
     public static void ExpandSeededA(RlweParameters parameters, ReadOnlySpan<byte> seed, int level, Poly destination)
     {
-        destination.Resize(level + 1);
         using var prng = new Prng(seed, SeededADomain);
+        ExpandSeededA(parameters, prng, level, destination);
+    }
+
+    private static void ExpandSeededA(RlweParameters parameters, Prng seeded, int level, Poly destination)
+    {
+        destination.Resize(level + 1);
         for (int i = 0; i <= level; i++)
         {
-            Samplers.Uniform(prng, parameters.Q[i], destination.Limb(i));
+            Samplers.Uniform(seeded, parameters.Q[i], destination.Limb(i));
         }
     }
 
-    public void Dispose() => _prng.Dispose();
+    public void Dispose()
+    {
+        _prng.Dispose();
+        _expander.Dispose();
+    }
 }
