@@ -39,11 +39,11 @@ public sealed class KeyGenerator : IDisposable
         }
 
         SampleErrorNtt(pk.B, _p.QP.Count);
+        var tmp = new ulong[_p.N];
         for (int i = 0; i < _p.QP.Count; i++)
         {
             var mod = _p.QP[i];
             // b = e − a·s
-            var tmp = new ulong[_p.N];
             RingOps.Multiply(pk.A.Limb(i), sk.Value.Limb(i), tmp, mod);
             RingOps.Sub(pk.B.Limb(i), tmp, pk.B.Limb(i), mod.Value);
         }
