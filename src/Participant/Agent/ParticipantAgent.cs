@@ -5,6 +5,7 @@ using PrivateHealth.Learning.Data;
 using PrivateHealth.Learning.Encrypted;
 using PrivateHealth.Learning.Federated;
 using PrivateHealth.Learning.Models;
+using PrivateHealth.Learning.Privacy;
 using PrivateHealth.Participant.Chain;
 using PrivateHealth.Participant.Consent;
 using PrivateHealth.Participant.Custodian;
@@ -93,13 +94,23 @@ public sealed class ParticipantAgent : IDisposable
     /// packs and encrypts under the collective key. Refused without a Training consent for the cohort.
     /// </summary>
     public EncryptedContribution CreateTrainingContribution(string cohortId, IModel globalModel, Dataset localData, FederatedConfig config,
-        int round, int clientIndex, CkksParameters parameters, PublicKey collectiveKey)
+        int round, int clientIndex, CkksParameters parameters, PublicKey collectiveKey, double clipNorm = 0)
     {
         RequireConsent(ConsentPurpose.Training, cohortId);
         var update = PlainFederatedSimulation.TrainClient(globalModel, localData, config, round, clientIndex);
         var vector = new double[update.Delta.Length + 1];
-        FedAvg.Weight(update.Delta, update.SampleCount).CopyTo(vector, 0);
-        vector[^1] = update.SampleCount;
+        if (clipNorm > 0)
+        {
+            // differential privacy: the update is clipped to L2 norm clipNorm and weighted 1, bounding its influence
+            UpdateClipping.ClipL2(update.Delta, clipNorm);
+            update.Delta.CopyTo(vector, 0);
+            vector[^1] = 1;
+        }
+        else
+        {
+            FedAvg.Weight(update.Delta, update.SampleCount).CopyTo(vector, 0);
+            vector[^1] = update.SampleCount;
+        }
         return Encrypt(cohortId, ConsentPurpose.Training, vector, parameters, collectiveKey);
     }
 

@@ -38,12 +38,9 @@ public sealed class EncryptedFederatedSimulation
         _committee = committee;
         _evaluation = evaluationData;
         Flooding = FloodingFor(committee.Parameters, committee.Members, clients.Count);
-        // released precision: log2 Δ minus the flooding noise (max over slots ≈ 4.5 std) minus a bit of margin
-        double slotNoise = Flooding.Sigma * Math.Sqrt(committee.Threshold * committee.Parameters.N / 2.0) * 4.5;
-        ReleasePrecisionBits = Math.Floor(Math.Log2(committee.Parameters.DefaultScale) - Math.Log2(slotNoise) - 1);
+        ReleasePrecisionBits = UpdateRelease.PrecisionBits(committee.Parameters, Flooding, committee.Threshold);
     }
 
-    /// <summary>Flooding each custodian adds, sized for the error of a sum of the agents' fresh uploads.</summary>
     public NoiseFlooding Flooding { get; }
 
     /// <summary>Bits after the binary point kept in released sums (DecodePublic rounding).</summary>
@@ -54,11 +51,7 @@ public sealed class EncryptedFederatedSimulation
     /// <paramref name="parties"/>: the fresh error is the ModDown rounding τ0 + τ1·s (coefficient std
     /// √(N·(2n/3)/12)), bounded by 6 std per upload, so B = uploads·6·std; σ = √12·2^15·B (s = 30 bits, τ = 1).
     /// </summary>
-    public static NoiseFlooding FloodingFor(CkksParameters parameters, int parties, int uploads)
-    {
-        double freshStd = Math.Sqrt(parameters.N * (2.0 * parties / 3.0) / 12.0);
-        return NoiseFlooding.ForCiphertextError(uploads * 6 * freshStd);
-    }
+    public static NoiseFlooding FloodingFor(CkksParameters parameters, int parties, int uploads) => UpdateRelease.FloodingFor(parameters, parties, uploads);
 
     public IReadOnlyList<EncryptedRoundResult> Run()
     {

@@ -1,0 +1,131 @@
+namespace PrivateHealth.Coordinator.Storage;
+
+/// <summary>
+/// The ordered schema migrations of <see cref="SqliteCoordinatorStore"/>. Migration <c>i</c> (0-based) brings the
+/// schema to version <c>i + 1</c>; applied versions are recorded in <c>schema_version</c>. Never edit a released
+/// script: append a new one.
+/// </summary>
+internal static class SqliteMigrations
+{
+    /// <summary>Creates the version table itself (outside the numbered migrations; idempotent).</summary>
+    public const string VersionTable = """
+        CREATE TABLE IF NOT EXISTS schema_version (
+            version    INTEGER PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        );
+        """;
+
+    public static IReadOnlyList<string> Scripts { get; } =
+    [
+        // 1: initial schema
+        """
+        CREATE TABLE jobs (
+            seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id          TEXT    NOT NULL UNIQUE,
+            key_set_id      TEXT    NOT NULL,
+            spec            BLOB    NOT NULL,
+            state           TEXT    NOT NULL,
+            current_round   INTEGER NOT NULL,
+            global_model    BLOB    NOT NULL,
+            strategy_state  BLOB    NULL,
+            message         TEXT    NULL,
+            idempotency_key TEXT    NULL UNIQUE,
+            created_at      INTEGER NOT NULL,
+            updated_at      INTEGER NOT NULL,
+            version         INTEGER NOT NULL
+        );
+
+        CREATE TABLE rounds (
+            job_id             TEXT    NOT NULL REFERENCES jobs (job_id),
+            round              INTEGER NOT NULL,
+            state              TEXT    NOT NULL,
+            selected           TEXT    NOT NULL,
+            opened_at          INTEGER NOT NULL,
+            deadline           INTEGER NOT NULL,
+            minimum_reached_at INTEGER NULL,
+            extensions         INTEGER NOT NULL,
+            included_uploads   INTEGER NOT NULL,
+            message            TEXT    NULL,
+            data               TEXT    NULL,
+            version            INTEGER NOT NULL,
+            PRIMARY KEY (job_id, round)
+        );
+
+        CREATE TABLE uploads (
+            sequence       INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id         TEXT    NOT NULL,
+            round          INTEGER NOT NULL,
+            participant_id TEXT    NOT NULL,
+            ciphertexts    BLOB    NOT NULL,
+            content_ids    TEXT    NOT NULL,
+            bytes          INTEGER NOT NULL,
+            received_at    INTEGER NOT NULL,
+            UNIQUE (job_id, round, participant_id),
+            FOREIGN KEY (job_id, round) REFERENCES rounds (job_id, round)
+        );
+
+        CREATE INDEX uploads_by_round ON uploads (job_id, round, sequence);
+
+        CREATE TABLE accumulators (
+            job_id       TEXT    NOT NULL,
+            round        INTEGER NOT NULL,
+            ciphertexts  BLOB    NOT NULL,
+            upload_count INTEGER NOT NULL,
+            PRIMARY KEY (job_id, round),
+            FOREIGN KEY (job_id, round) REFERENCES rounds (job_id, round)
+        );
+
+        CREATE TABLE custodian_tasks (
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_id     TEXT    NOT NULL UNIQUE,
+            scope       TEXT    NOT NULL,
+            party       INTEGER NOT NULL,
+            payload     BLOB    NOT NULL,
+            answer      BLOB    NULL,
+            created_at  INTEGER NOT NULL,
+            answered_at INTEGER NULL,
+            withdrawn   INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE INDEX custodian_tasks_by_scope ON custodian_tasks (scope, seq);
+        CREATE INDEX custodian_tasks_pending ON custodian_tasks (party, seq) WHERE answer IS NULL AND withdrawn = 0;
+
+        CREATE TABLE enrollments (
+            cohort_id      TEXT    NOT NULL,
+            participant_id TEXT    NOT NULL,
+            training       INTEGER NOT NULL,
+            analytics      INTEGER NOT NULL,
+            updated_at     INTEGER NOT NULL,
+            PRIMARY KEY (cohort_id, participant_id)
+        );
+
+        CREATE TABLE custodians (
+            custodian_id         TEXT    PRIMARY KEY,
+            party                INTEGER NOT NULL UNIQUE,
+            agreement_public_key BLOB    NOT NULL,
+            registered_at        INTEGER NOT NULL
+        );
+
+        CREATE TABLE key_sets (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            key_set_id TEXT    NOT NULL UNIQUE,
+            preset     TEXT    NOT NULL,
+            members    INTEGER NOT NULL,
+            threshold  INTEGER NOT NULL,
+            state      TEXT    NOT NULL,
+            phase      TEXT    NOT NULL,
+            data       TEXT    NULL,
+            message    TEXT    NULL,
+            created_at INTEGER NOT NULL,
+            version    INTEGER NOT NULL
+        );
+
+        CREATE TABLE artifacts (
+            scope TEXT NOT NULL,
+            name  TEXT NOT NULL,
+            data  BLOB NOT NULL,
+            PRIMARY KEY (scope, name)
+        );
+        """,
+    ];
+}

@@ -1,0 +1,170 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using PrivateHealth.Coordinator.Keys;
+using PrivateHealth.Coordinator.Services;
+using PrivateHealth.Coordinator.Storage;
+using PrivateHealth.Coordinator.Training;
+using PrivateHealth.Grpc;
+using PrivateHealth.Grpc.Auth;
+
+namespace PrivateHealth.Coordinator.Hosting;
+
+/// <summary>Builds the coordinator web application (used by Program.cs and by in-process tests).</summary>
+public static class CoordinatorApp
+{
+    /// <summary>
+    /// Builds the app from command-line arguments and configuration (section <c>Coordinator</c>). Tests may pass
+    /// <paramref name="issuer"/> to share the development issuer and <paramref name="configure"/> to override services.
+    /// </summary>
+    public static WebApplication Build(string[] args, DevelopmentTokenIssuer? issuer = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        var options = new CoordinatorOptions();
+        builder.Configuration.GetSection(CoordinatorOptions.Section).Bind(options);
+        var problems = options.Problems();
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(CoordinatorOptions.Section, typeof(CoordinatorOptions), problems);
+        }
+
+        builder.Services.AddOptions<CoordinatorOptions>().Bind(builder.Configuration.GetSection(CoordinatorOptions.Section)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>();
+        Directory.CreateDirectory(options.DataDirectory);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var ip = IPAddress.Parse(options.ListenAddress);
+            kestrel.Limits.MaxRequestBodySize = options.MaxUploadBytes + (1 << 20);
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            kestrel.Listen(ip, options.GrpcPort, listen =>
+            {
+                if (options.TlsCertificatePath is not null)
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(options.TlsCertificatePath, options.TlsCertificatePassword);
+                }
+                else
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                }
+            });
+            if (options.HttpPort >= 0)
+            {
+                kestrel.Listen(ip, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+            }
+        });
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(c =>
+        {
+            c.SingleLine = true;
+            c.TimestampFormat = "HH:mm:ss.fff ";
+            c.UseUtcTimestamp = true;
+        });
+
+        issuer ??= options.DevelopmentIssuer ? LoadOrCreateIssuer(options.ResolvedIssuerKeyPath) : null;
+        builder.Services.AddPrivateHealthAuthentication(new PrivateHealthAuthenticationOptions
+        {
+            DevelopmentIssuer = issuer,
+            Authority = issuer is null && options.Authority is not null ? new Uri(options.Authority) : null,
+            Audience = issuer is null ? options.Audience : null,
+            RequireHttpsMetadata = options.RequireHttpsMetadata,
+        });
+        builder.Services.AddAuthorization();
+        builder.Services.AddGrpcLite(g =>
+        {
+            g.MaxReceiveMessageSize = options.MaxUploadBytes;
+            g.MaxSendMessageSize = options.MaxUploadBytes;
+        });
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ICoordinatorStore>(_ => new SqliteCoordinatorStore(options.ResolvedDatabasePath));
+        builder.Services.AddSingleton<CoordinatorMetrics>();
+        builder.Services.AddSingleton<PresenceTracker>();
+        builder.Services.AddSingleton<CustodianTaskBoard>();
+        builder.Services.AddSingleton<RoundBoard>();
+        builder.Services.AddSingleton<KeySetRegistry>();
+        builder.Services.AddSingleton<KeyCeremonyService>();
+        builder.Services.AddSingleton<TrainingService>();
+        builder.Services.AddSingleton<CustodianService>();
+        builder.Services.AddHostedService<CoordinatorWorker>();
+        builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter(CoordinatorMetrics.MeterName);
+            if (options.ConsoleMetrics)
+            {
+                metrics.AddConsoleExporter();
+            }
+        });
+
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapHealthChecks("/healthz");
+        app.MapCoordinatorGrpc();
+        return app;
+    }
+
+    /// <summary>Creates the schema, starts the app and returns the gRPC address it listens on.</summary>
+    public static async Task<Uri> StartAsync(WebApplication app, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        await app.Services.GetRequiredService<ICoordinatorStore>().InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        return GrpcAddress(app);
+    }
+
+    /// <summary>The bound gRPC address (the first listener).</summary>
+    public static Uri GrpcAddress(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+        var addresses = app.Urls.Select(u => new Uri(u)).ToList();
+        return addresses[0];
+    }
+
+    private static DevelopmentTokenIssuer LoadOrCreateIssuer(string path)
+    {
+        if (File.Exists(path))
+        {
+            return DevelopmentTokenIssuer.FromPem(File.ReadAllText(path));
+        }
+
+        var issuer = new DevelopmentTokenIssuer();
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, issuer.ExportPrivateKeyPem());
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        File.Move(temp, path, overwrite: false);
+        return issuer;
+    }
+}
+
+/// <summary>Healthy when the store answers.</summary>
+internal sealed class StoreHealthCheck(ICoordinatorStore store) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await store.ListKeySetsAsync(cancellationToken).ConfigureAwait(false);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex)
+        {
+            return HealthCheckResult.Unhealthy("store unavailable", ex);
+        }
+    }
+}
