@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace PrivateHealth.Coordinator.Tests;
+
+/// <summary>A real coordinator process (dotnet PrivateHealth.Coordinator.dll) on a fixed loopback port, killable with SIGKILL.</summary>
+internal sealed class CoordinatorProcess : IAsyncDisposable
+{
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+
+    public CoordinatorProcess(string dataDirectory)
+    {
+        DataDirectory = dataDirectory;
+        Port = FreePort();
+    }
+
+    public string DataDirectory { get; }
+    public int Port { get; }
+    public Uri Address => new($"http://127.0.0.1:{Port}");
+    public int Starts { get; private set; }
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Starts the process and waits for its "ready" line.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "PrivateHealth.Coordinator.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add($"--Coordinator:DataDirectory={DataDirectory}");
+        info.ArgumentList.Add($"--Coordinator:GrpcPort={Port}");
+        info.ArgumentList.Add("--Coordinator:HttpPort=-1");
+        info.ArgumentList.Add("--Coordinator:TickInterval=00:00:00.050");
+        info.ArgumentList.Add("--Logging:LogLevel:Default=Information");
+        info.ArgumentList.Add("--Logging:LogLevel:Microsoft=Warning");
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (_log)
+            {
+                _log.AppendLine(e.Data);
+            }
+
+            if (e.Data.Contains("coordinator ready", StringComparison.Ordinal))
+            {
+                ready.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (_log)
+                {
+                    _log.AppendLine("ERR " + e.Data);
+                }
+            }
+        };
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException("coordinator exited before it was ready:\n" + Log));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+        Starts++;
+        await ready.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no flushing.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync() => await KillAsync();
+}
