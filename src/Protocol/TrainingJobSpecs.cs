@@ -40,6 +40,7 @@ public static class TrainingJobSpecs
         if (s.AdamEpsilon == 0) { s.AdamEpsilon = 1e-3; }
         if (string.IsNullOrEmpty(s.OnTooFew)) { s.OnTooFew = "extend"; }
         if (s.MaxRoundExtensions == 0) { s.MaxRoundExtensions = 3; }
+        if (s.MinAvailable == 0) { s.MinAvailable = s.MinParticipants; }
         return s;
     }
 
@@ -55,6 +56,7 @@ public static class TrainingJobSpecs
         if (spec.Rounds is < 1 or > 100_000) { p.Add("rounds must be in [1, 100000]."); }
         if (!(spec.SampleFraction > 0 && spec.SampleFraction <= 1)) { p.Add("sample_fraction must be in (0, 1]."); }
         if (spec.MinParticipants < 1) { p.Add("min_participants must be >= 1."); }
+        if (spec.MinAvailable < spec.MinParticipants) { p.Add("min_available must be >= min_participants."); }
         if (spec.RoundDeadlineMs < 100) { p.Add("round_deadline_ms must be >= 100."); }
         if (spec.WaitAfterMinimumMs < 0) { p.Add("wait_after_minimum_ms must be >= 0."); }
         if (spec.LocalEpochs is < 1 or > 10_000) { p.Add("local_epochs must be in [1, 10000]."); }

@@ -407,9 +407,9 @@ public sealed class TrainingService(
             .Select(e => e.ParticipantId)
             .Distinct(StringComparer.Ordinal)
             .ToList();
-        if (eligible.Count < spec.MinParticipants)
+        if (eligible.Count < spec.MinAvailable)
         {
-            return await JobMessageAsync(job, $"round {job.CurrentRound}: waiting for participants ({eligible.Count} of {spec.MinParticipants} consenting and online)", ct).ConfigureAwait(false);
+            return await JobMessageAsync(job, $"round {job.CurrentRound}: waiting for participants ({eligible.Count} of {spec.MinAvailable} consenting and online)", ct).ConfigureAwait(false);
         }
 
         int k = Math.Min(eligible.Count, Math.Max(spec.MinParticipants, (int)Math.Ceiling(spec.SampleFraction * eligible.Count)));
@@ -754,7 +754,7 @@ public sealed class TrainingService(
             Bytes = bytes,
             DurationMs = (now - round.OpenedAt).TotalMilliseconds,
         };
-        var updated = await store.UpdateRoundAsync(round with { State = RoundState.Completed, Data = data.ToJson(), Message = $"completed with {round.IncludedUploads} updates" }, ct).ConfigureAwait(false);
+        var updated = await store.UpdateRoundAsync(round with { State = RoundState.Completed, Data = data.ToJson(), Message = $"completed with {round.IncludedUploads} of {round.Selected.Count} updates" + (round.IncludedUploads < round.Selected.Count ? $" ({round.Selected.Count - round.IncludedUploads} straggler(s) dropped)" : string.Empty) }, ct).ConfigureAwait(false);
         if (updated is not null)
         {
             metrics.RoundsCompleted.Add(1);

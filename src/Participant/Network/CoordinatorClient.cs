@@ -98,19 +98,27 @@ public sealed record RetryPolicy
     public TimeSpan Initial { get; init; } = TimeSpan.FromMilliseconds(100);
     public TimeSpan Max { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// INTERNAL/UNKNOWN answers are retried (a coordinator killed mid-call tears the stream) but at most this many
+    /// times, so a request the server always fails on is not resent forever. Connection failures retry without limit.
+    /// </summary>
+    public int MaxServerErrors { get; init; } = 5;
+
     public TimeSpan Delay(int attempt) => TimeSpan.FromMilliseconds(Math.Min(Max.TotalMilliseconds, Initial.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 20))));
 
     /// <summary>Runs <paramref name="call"/> until it succeeds or fails with a non-transient error.</summary>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(call);
+        int serverErrors = 0;
         for (int attempt = 0; ; attempt++)
         {
             try
             {
                 return await call(ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (CoordinatorClient.IsTransient(ex) && !ct.IsCancellationRequested)
+            catch (Exception ex) when (CoordinatorClient.IsTransient(ex) && !ct.IsCancellationRequested
+                && !(ex is GrpcStatusException { StatusCode: StatusCode.Internal or StatusCode.Unknown } && ++serverErrors > MaxServerErrors))
             {
                 await Task.Delay(Delay(attempt), ct).ConfigureAwait(false);
             }

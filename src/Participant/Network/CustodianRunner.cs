@@ -107,7 +107,7 @@ public sealed class CustodianRunner : IDisposable
             {
                 Produce(task, answer);
             }
-            catch (Exception ex) when (ex is CustodianRefusedException or ShareRejectedException or HomomorphicFormatException or CryptographicException or ArgumentException)
+            catch (Exception ex) when (ex is CustodianRefusedException or ShareRejectedException or HomomorphicFormatException or CryptographicException or ArgumentException or NotSupportedException or FormatException or InvalidOperationException)
             {
                 answer.Shares.Clear();
                 answer.SealedShares.Clear();

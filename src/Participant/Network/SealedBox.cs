@@ -16,11 +16,12 @@ public static class SealedBox
     private const int NonceSize = 12;
     private const int TagSize = 16;
 
+    private const string P256Oid = "1.2.840.10045.3.1.7";
+
     /// <summary>Seals <paramref name="plaintext"/> to the holder of the P-256 key <paramref name="recipientSpki"/>.</summary>
     public static byte[] Seal(ReadOnlySpan<byte> recipientSpki, ReadOnlySpan<byte> plaintext, string context)
     {
-        using var recipient = ECDiffieHellman.Create();
-        recipient.ImportSubjectPublicKeyInfo(recipientSpki, out _);
+        using var recipient = ImportP256(recipientSpki);
         using var ephemeral = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
         var ephemeralSpki = ephemeral.ExportSubjectPublicKeyInfo();
         var key = DeriveKey(ephemeral.DeriveRawSecretAgreement(recipient.PublicKey), ephemeralSpki, context);
@@ -51,8 +52,7 @@ public static class SealedBox
         }
 
         var spki = sealedBox.Slice(2, spkiLength);
-        using var ephemeral = ECDiffieHellman.Create();
-        ephemeral.ImportSubjectPublicKeyInfo(spki, out _);
+        using var ephemeral = ImportP256(spki);
         var key = DeriveKey(recipient.DeriveRawSecretAgreement(ephemeral.PublicKey), spki, context);
         var body = sealedBox[(2 + spkiLength)..];
         var plaintext = new byte[body.Length - NonceSize - TagSize];
@@ -60,6 +60,32 @@ public static class SealedBox
         aes.Decrypt(body[..NonceSize], body[(NonceSize + TagSize)..], body.Slice(NonceSize, TagSize), plaintext, Encoding.UTF8.GetBytes(context));
         CryptographicOperations.ZeroMemory(key);
         return plaintext;
+    }
+
+    /// <summary>Imports a P-256 SubjectPublicKeyInfo; anything else (other curves, garbage, unknown OIDs) is a CryptographicException.</summary>
+    private static ECDiffieHellman ImportP256(ReadOnlySpan<byte> spki)
+    {
+        var key = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        try
+        {
+            key.ImportSubjectPublicKeyInfo(spki, out int read);
+            if (read != spki.Length || key.ExportParameters(false).Curve.Oid?.Value != P256Oid)
+            {
+                throw new CryptographicException("The key is not a P-256 public key.");
+            }
+
+            return key;
+        }
+        catch (Exception ex) when (ex is not CryptographicException)
+        {
+            key.Dispose();
+            throw new CryptographicException("The key is not a valid P-256 public key.", ex);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
     }
 
     private static byte[] DeriveKey(byte[] secret, ReadOnlySpan<byte> salt, string context)
