@@ -27,6 +27,7 @@ public static class CoordinatorApp
     public static WebApplication Build(string[] args, DevelopmentTokenIssuer? issuer = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        AddConfigFile(builder);
         var options = new CoordinatorOptions();
         builder.Configuration.GetSection(CoordinatorOptions.Section).Bind(options);
         var problems = options.Problems();
@@ -129,6 +130,33 @@ public static class CoordinatorApp
         var options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
         var addresses = app.Urls.Select(u => new Uri(u)).ToList();
         return addresses[0];
+    }
+
+    /// <summary>
+    /// <c>--config file.json</c>: a JSON settings file layered below environment variables and the command line
+    /// (so a flag still overrides the file). A missing file is an error, not a silent default.
+    /// </summary>
+    private static void AddConfigFile(WebApplicationBuilder builder)
+    {
+        string? path = builder.Configuration["config"];
+        if (string.IsNullOrEmpty(path))
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+        {
+            throw new FileNotFoundException($"Configuration file '{full}' does not exist.", full);
+        }
+
+        var sources = builder.Configuration.Sources;
+        builder.Configuration.AddJsonFile(full, optional: false, reloadOnChange: false);
+        var json = sources[^1];
+        sources.RemoveAt(sources.Count - 1);
+        // after appsettings*.json, before the (unprefixed) environment variables and the command line
+        int lastFile = sources.ToList().FindLastIndex(s => s is Microsoft.Extensions.Configuration.FileConfigurationSource);
+        sources.Insert(lastFile + 1, json);
     }
 
     private static DevelopmentTokenIssuer LoadOrCreateIssuer(string path)

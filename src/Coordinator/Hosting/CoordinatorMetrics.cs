@@ -26,6 +26,9 @@ public sealed class CoordinatorMetrics : IDisposable
         CustodianAnswers = _meter.CreateCounter<long>("privatehealth.custodian.answers", "{answer}", "Custodian answers stored.");
     }
 
+    /// <summary>The meter the instruments belong to (one per coordinator instance).</summary>
+    public Meter Meter => _meter;
+
     public Counter<long> UploadsAccepted { get; }
     public Counter<long> UploadsRejected { get; }
     public Counter<long> UploadsDuplicate { get; }

@@ -725,8 +725,11 @@ public sealed class TrainingService(
             CurrentRound = next,
             GlobalModel = model,
             StrategyState = strategy.ExportState(),
-            State = next >= context.Spec.Rounds ? JobState.Completed : JobState.Running,
-            Message = next >= context.Spec.Rounds ? $"completed {context.Spec.Rounds} rounds" : $"round {round.Round} completed",
+            // the job stays Running: it is marked Completed by the next step, after this round is marked, so that a
+            // crash between the two writes leaves a running job whose step repairs the round (never a completed job
+            // with a round stuck in decrypting)
+            State = JobState.Running,
+            Message = $"round {round.Round} completed",
         }, ct).ConfigureAwait(false);
         if (updated is null)
         {

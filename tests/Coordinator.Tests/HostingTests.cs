@@ -1,0 +1,93 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using Microsoft.Extensions.Options;
+using PrivateHealth.Coordinator.Hosting;
+using PrivateHealth.Grpc.Auth;
+
+namespace PrivateHealth.Coordinator.Tests;
+
+/// <summary>Options validation, configuration file, health endpoint and metrics of the coordinator host.</summary>
+public sealed class HostingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData("Coordinator:GrpcPort", "70000", "GrpcPort must be in [0, 65535].")]
+    [InlineData("Coordinator:ListenAddress", "localhost-ish", "is not an IP address")]
+    [InlineData("Coordinator:MaxUploadBytes", "10", "MaxUploadBytes must be in")]
+    [InlineData("Coordinator:CustodianTimeout", "00:00:00.1", "CustodianTimeout must be at least 1 s.")]
+    [InlineData("Coordinator:DevelopmentIssuer", "false", "Authority and Audience are required")]
+    public void InvalidSettingsStopStartUpWithTheReason(string key, string value, string expected)
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => CoordinatorApp.Build([$"--{key}={value}", "--Coordinator:DataDirectory=" + Path.GetTempPath()]));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AMissingConfigFileIsAnError()
+    {
+        var ex = Assert.Throws<FileNotFoundException>(() => CoordinatorApp.Build(["--config", "/nonexistent/coordinator.json"]));
+        Assert.Contains("does not exist", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigFileSettingsApplyAndTheCommandLineOverridesThem()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ph-cfg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        string file = Path.Combine(dir, "coordinator.json");
+        await File.WriteAllTextAsync(file, $$"""{ "Coordinator": { "DataDirectory": "{{dir.Replace("\\", "\\\\", StringComparison.Ordinal)}}", "MaxUploadBytes": 8388608, "GrpcPort": 0, "HttpPort": -1 } }""", Ct);
+        await using var app = CoordinatorApp.Build(["--config", file, "--Coordinator:MaxUploadBytes=9437184"]);
+        var options = app.Services.GetService(typeof(IOptions<CoordinatorOptions>)) as IOptions<CoordinatorOptions>;
+        Assert.Equal((dir, 9437184), (options!.Value.DataDirectory, options.Value.MaxUploadBytes));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task HealthEndpointAnswersOverHttp1AndMetricsCountUploads()
+    {
+        int httpPort = CoordinatorProcess.FreePort();
+        var measurements = new List<(Meter Meter, string Name, long Value)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == CoordinatorMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            lock (measurements)
+            {
+                measurements.Add((instrument.Meter, instrument.Name, value));
+            }
+        });
+        listener.Start();
+
+        await using var harness = await CoordinatorHarness.StartAsync(settings: new Dictionary<string, string> { ["Coordinator:HttpPort"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct: Ct);
+        using var http = new HttpClient();
+        var response = await http.GetAsync(new Uri($"http://127.0.0.1:{httpPort}/healthz"), Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Healthy", await response.Content.ReadAsStringAsync(Ct));
+
+        harness.StartCustodians([1, 2]);
+        string keySet = await harness.RunCeremonyAsync(2, 2, relinearization: false, rotations: [], Ct);
+        var (clients, _, features) = TestData.BreastCancer(2);
+        using var op = harness.Operator();
+        var job = await op.CreateTrainingJobAsync(new Protocol.V1.CreateTrainingJobRequest { Spec = FederatedTrainingEndToEndTests.Spec(features, 2, 2), KeySetId = keySet }, Ct);
+        await FederatedTrainingEndToEndTests.RunAgentsAsync(harness, job.JobId, clients, Ct);
+        listener.RecordObservableInstruments();
+        var meter = ((CoordinatorMetrics)harness.App.Services.GetService(typeof(CoordinatorMetrics))!).Meter;
+        lock (measurements)
+        {
+            measurements.RemoveAll(m => !ReferenceEquals(m.Meter, meter)); // other tests' coordinators run in parallel
+            Assert.Equal(4, measurements.Where(m => m.Name == "privatehealth.uploads.accepted").Sum(m => m.Value));
+            Assert.Equal(2, measurements.Where(m => m.Name == "privatehealth.rounds.completed").Sum(m => m.Value));
+            Assert.True(measurements.Where(m => m.Name == "privatehealth.uploads.bytes").Sum(m => m.Value) > 4 * 60_000);
+            Assert.True(measurements.Count(m => m.Name == "privatehealth.custodian.answers") >= 2 + 2 + 4);
+        }
+
+        _ = Roles.Operator;
+    }
+}
