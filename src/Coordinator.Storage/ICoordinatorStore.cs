@@ -225,8 +225,9 @@ public interface ICoordinatorStore : IAsyncDisposable
     /// <summary>
     /// Compare-and-set on Version. When the stored state is <see cref="RoundState.Open"/> and the new state is not,
     /// <see cref="RoundRecord.IncludedUploads"/> is set by the store to the number of ledger rows of the round in the
-    /// same transaction (the upload set is frozen: later <see cref="AddUploadAsync"/> calls get RoundNotOpen).
-    /// Returns the stored record or null on a version mismatch.
+    /// same transaction (the upload set is frozen: later <see cref="AddUploadAsync"/> calls get RoundNotOpen); the value
+    /// passed in is always ignored. Moving a round back to Open throws <see cref="InvalidOperationException"/>.
+    /// Returns the stored record, or null on a version mismatch or an unknown round.
     /// </summary>
     Task<RoundRecord?> UpdateRoundAsync(RoundRecord round, CancellationToken cancellationToken = default);
 
@@ -235,7 +236,8 @@ public interface ICoordinatorStore : IAsyncDisposable
     /// <summary>
     /// Atomically: if the round exists and is Open and no row exists for (job, round, participant), inserts the row
     /// (assigning Sequence) and returns Stored; if a row exists, returns Duplicate when its content ids are equal,
-    /// otherwise Conflict; if the round is not open, RoundNotOpen.
+    /// otherwise Conflict (checked before the round state, so a retry after closing learns it was included); if the
+    /// round is not open, RoundNotOpen. The round must exist (its job too).
     /// </summary>
     Task<UploadOutcome> AddUploadAsync(UploadRecord upload, CancellationToken cancellationToken = default);
 

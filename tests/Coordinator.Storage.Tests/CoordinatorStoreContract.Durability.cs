@@ -2,8 +2,18 @@ using Xunit;
 
 namespace PrivateHealth.Coordinator.Storage.Tests;
 
-public abstract partial class CoordinatorStoreContract
+/// <summary>
+/// The contract plus durability: data written by one instance is read by the next instance over the same database
+/// (<see cref="ReopenStoreAsync"/>). Every production store (SQLite file, PostgreSQL) derives from this.
+/// </summary>
+public abstract class DurableCoordinatorStoreContract : CoordinatorStoreContract
 {
+    /// <summary>Opens and initializes a new instance over the database of the last <see cref="CoordinatorStoreContract.CreateStoreAsync"/>.</summary>
+    protected abstract Task<ICoordinatorStore> ReopenStoreAsync();
+
+    /// <summary><see cref="ReopenStoreAsync"/>, disposed after the test.</summary>
+    protected async Task<ICoordinatorStore> ReopenAsync() => Track(await ReopenStoreAsync());
+
     [Fact]
     public async Task Reopen_AfterDispose_AllDataSurvives()
     {

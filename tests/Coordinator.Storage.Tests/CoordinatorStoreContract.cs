@@ -19,9 +19,6 @@ public abstract partial class CoordinatorStoreContract : IAsyncLifetime
     /// <summary>Creates a fresh, empty store and initializes it.</summary>
     protected abstract Task<ICoordinatorStore> CreateStoreAsync();
 
-    /// <summary>Opens and initializes a new instance over the database of the last <see cref="CreateStoreAsync"/>.</summary>
-    protected abstract Task<ICoordinatorStore> ReopenStoreAsync();
-
     public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     public virtual async ValueTask DisposeAsync()
@@ -42,10 +39,9 @@ public abstract partial class CoordinatorStoreContract : IAsyncLifetime
         return store;
     }
 
-    /// <summary><see cref="ReopenStoreAsync"/>, disposed after the test.</summary>
-    protected async Task<ICoordinatorStore> ReopenAsync()
+    /// <summary>Disposes <paramref name="store"/> after the test.</summary>
+    protected ICoordinatorStore Track(ICoordinatorStore store)
     {
-        var store = await ReopenStoreAsync();
         _opened.Add(store);
         return store;
     }
