@@ -19,7 +19,12 @@ public sealed class CoordinatorClient : IDisposable
     {
     }
 
-    public CoordinatorClient(Uri address, Func<CancellationToken, ValueTask<string?>> tokenProvider, int maxReceiveMessageSize = 64 * 1024 * 1024)
+    /// <param name="address">http:// (h2c) or https:// (TLS, HTTP/2 over ALPN) address of the coordinator.</param>
+    /// <param name="tokenProvider">Bearer token for each call.</param>
+    /// <param name="maxReceiveMessageSize">Largest reply accepted.</param>
+    /// <param name="trustedServerCertificate">For https: also accept this certificate (e.g. a self-signed one), by thumbprint.</param>
+    public CoordinatorClient(Uri address, Func<CancellationToken, ValueTask<string?>> tokenProvider, int maxReceiveMessageSize = 64 * 1024 * 1024,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? trustedServerCertificate = null)
     {
         ArgumentNullException.ThrowIfNull(address);
         var inner = new SocketsHttpHandler
@@ -28,6 +33,14 @@ public sealed class CoordinatorClient : IDisposable
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
             ConnectTimeout = TimeSpan.FromSeconds(5),
         };
+        if (trustedServerCertificate is not null)
+        {
+            string thumbprint = trustedServerCertificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            inner.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                errors == System.Net.Security.SslPolicyErrors.None
+                || (certificate is not null && string.Equals(certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256), thumbprint, StringComparison.OrdinalIgnoreCase));
+        }
+
         _channel = new GrpcChannelLite(address, new BearerTokenHandler(tokenProvider, inner)) { MaxReceiveMessageSize = maxReceiveMessageSize };
         Address = address;
     }
