@@ -58,6 +58,7 @@ public sealed class SqliteCoordinatorStore : ICoordinatorStore
     private readonly string? _directory;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly List<PendingUpload> _uploadQueue = [];
 
     // In-memory mode only: the single connection that holds the database (all calls are serialized).
     private readonly SqliteConnection? _memoryConnection;
@@ -419,56 +420,153 @@ public sealed class SqliteCoordinatorStore : ICoordinatorStore
     /// Conflict) before the round state is checked; <see cref="UploadRecord.Sequence"/> passed in is ignored and
     /// <see cref="UploadRecord.Bytes"/> and <see cref="UploadRecord.ReceivedAt"/> are stored as given.
     /// </remarks>
-    public Task<UploadOutcome> AddUploadAsync(UploadRecord upload, CancellationToken cancellationToken = default)
+    public async Task<UploadOutcome> AddUploadAsync(UploadRecord upload, CancellationToken cancellationToken = default)
     {
         ValidateUpload(upload);
-        return WriteAsync(
-            (c, t) =>
+        ThrowIfNotReady();
+        cancellationToken.ThrowIfCancellationRequested(); // once queued, the upload is written whatever the token says
+        var pending = new PendingUpload(upload);
+        lock (_uploadQueue)
+        {
+            _uploadQueue.Add(pending);
+        }
+
+        // Group commit: whoever holds the write lock writes every queued upload in one transaction (one fsync),
+        // each under its own savepoint, and completes them after COMMIT. An upload is acknowledged only once durable.
+        await _writeLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (!pending.Completion.Task.IsCompleted)
             {
-                var existing = QuerySingle(
-                    c,
-                    t,
-                    "SELECT content_ids FROM uploads WHERE job_id = @job AND round = @round AND participant_id = @p;",
-                    r => r.GetString(0),
-                    ("@job", upload.JobId),
-                    ("@round", upload.Round),
-                    ("@p", upload.ParticipantId));
-                if (existing is not null)
+                WriteUploadBatch();
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        return await pending.Completion.Task.ConfigureAwait(false);
+    }
+
+    private sealed class PendingUpload(UploadRecord upload)
+    {
+        public UploadRecord Upload { get; } = upload;
+
+        public TaskCompletionSource<UploadOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public UploadOutcome Outcome { get; set; }
+
+        public Exception? Error { get; set; }
+    }
+
+    private void WriteUploadBatch()
+    {
+        PendingUpload[] batch;
+        lock (_uploadQueue)
+        {
+            batch = [.. _uploadQueue];
+            _uploadQueue.Clear();
+        }
+
+        try
+        {
+            ThrowIfNotReady();
+            var connection = OpenConnection();
+            try
+            {
+                using var transaction = connection.BeginTransaction(deferred: false);
+                for (int i = 0; i < batch.Length; i++)
                 {
-                    return DecodeStrings(existing).AsSpan().SequenceEqual([.. upload.ContentIds])
-                        ? UploadOutcome.Duplicate
-                        : UploadOutcome.Conflict;
+                    string savepoint = "u" + i.ToString(CultureInfo.InvariantCulture);
+                    transaction.Save(savepoint);
+                    try
+                    {
+                        batch[i].Outcome = AddUpload(connection, transaction, batch[i].Upload);
+                        transaction.Release(savepoint);
+                    }
+                    catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+                    {
+                        transaction.Rollback(savepoint);
+                        transaction.Release(savepoint);
+                        batch[i].Error = ex;
+                    }
                 }
 
-                var state = QuerySingle(
-                    c,
-                    t,
-                    "SELECT state FROM rounds WHERE job_id = @job AND round = @round;",
-                    r => r.GetString(0),
-                    ("@job", upload.JobId),
-                    ("@round", upload.Round));
-                if (state is null || ParseEnum<RoundState>(state) != RoundState.Open)
-                {
-                    return UploadOutcome.RoundNotOpen;
-                }
+                transaction.Commit();
+            }
+            finally
+            {
+                ReleaseConnection(connection);
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var p in batch)
+            {
+                p.Completion.TrySetException(ex);
+            }
 
-                Execute(
-                    c,
-                    t,
-                    """
-                    INSERT INTO uploads (job_id, round, participant_id, ciphertexts, content_ids, bytes, received_at)
-                    VALUES (@job, @round, @p, @ct, @ids, @bytes, @ra);
-                    """,
-                    ("@job", upload.JobId),
-                    ("@round", upload.Round),
-                    ("@p", upload.ParticipantId),
-                    ("@ct", EncodeBlobs(upload.Ciphertexts)),
-                    ("@ids", EncodeStrings(upload.ContentIds)),
-                    ("@bytes", upload.Bytes),
-                    ("@ra", ToUnixMilliseconds(upload.ReceivedAt)));
-                return UploadOutcome.Stored;
-            },
-            cancellationToken);
+            return;
+        }
+
+        foreach (var p in batch)
+        {
+            if (p.Error is not null)
+            {
+                p.Completion.TrySetException(p.Error);
+            }
+            else
+            {
+                p.Completion.TrySetResult(p.Outcome);
+            }
+        }
+    }
+
+    private static UploadOutcome AddUpload(SqliteConnection c, SqliteTransaction t, UploadRecord upload)
+    {
+        var existing = QuerySingle(
+            c,
+            t,
+            "SELECT content_ids FROM uploads WHERE job_id = @job AND round = @round AND participant_id = @p;",
+            r => r.GetString(0),
+            ("@job", upload.JobId),
+            ("@round", upload.Round),
+            ("@p", upload.ParticipantId));
+        if (existing is not null)
+        {
+            return DecodeStrings(existing).AsSpan().SequenceEqual([.. upload.ContentIds])
+                ? UploadOutcome.Duplicate
+                : UploadOutcome.Conflict;
+        }
+
+        var state = QuerySingle(
+            c,
+            t,
+            "SELECT state FROM rounds WHERE job_id = @job AND round = @round;",
+            r => r.GetString(0),
+            ("@job", upload.JobId),
+            ("@round", upload.Round));
+        if (state is null || ParseEnum<RoundState>(state) != RoundState.Open)
+        {
+            return UploadOutcome.RoundNotOpen;
+        }
+
+        Execute(
+            c,
+            t,
+            """
+            INSERT INTO uploads (job_id, round, participant_id, ciphertexts, content_ids, bytes, received_at)
+            VALUES (@job, @round, @p, @ct, @ids, @bytes, @ra);
+            """,
+            ("@job", upload.JobId),
+            ("@round", upload.Round),
+            ("@p", upload.ParticipantId),
+            ("@ct", EncodeBlobs(upload.Ciphertexts)),
+            ("@ids", EncodeStrings(upload.ContentIds)),
+            ("@bytes", upload.Bytes),
+            ("@ra", ToUnixMilliseconds(upload.ReceivedAt)));
+        return UploadOutcome.Stored;
     }
 
     /// <inheritdoc />
