@@ -27,7 +27,7 @@ public sealed class SimulatedCommittee : IDisposable
     private readonly CustodianRole[] _custodians;
     private readonly HashSet<int> _offline = [];
 
-    public SimulatedCommittee(CkksParameters parameters, int members = 5, int threshold = 3, bool relinearizationKey = false)
+    public SimulatedCommittee(CkksParameters parameters, int members = 5, int threshold = 3, bool relinearizationKey = false, IReadOnlyList<int>? rotations = null)
     {
         if (threshold < 1 || threshold > members)
         {
@@ -72,6 +72,21 @@ public sealed class SimulatedCommittee : IDisposable
             RelinearizationKey = rkg.GenerateKey(round1.Aggregate, round2.Aggregate);
         }
 
+        var galois = new List<GaloisKey>();
+        foreach (ulong element in (rotations ?? []).Select(k => r.GaloisElementForRotation(k)).Distinct())
+        {
+            using var gkg = new GaloisKeyGenProtocol(r);
+            var session = SessionId.FromName($"{ceremony}/galois/{element}");
+            var collector = new ShareCollector(gkg, gkg.AllocateShare(session, 0, element), members);
+            foreach (var c in _custodians)
+            {
+                collector.Add(c.CreateGaloisKeyShare(session, crs, element));
+            }
+
+            galois.Add(gkg.GenerateKey(collector.Aggregate, gkg.SampleCrp(crs, session, element)));
+        }
+
+        GaloisKeys = galois;
         var resharing = SessionId.FromName($"{ceremony}/threshold");
         var memberIds = Enumerable.Range(1, members).ToArray();
         var dealt = _custodians.Select(c => c.CreateThresholdShares(resharing, threshold, memberIds)).ToArray();
@@ -86,6 +101,9 @@ public sealed class SimulatedCommittee : IDisposable
     public int Threshold { get; }
     public PublicKey PublicKey { get; }
     public RelinearizationKey? RelinearizationKey { get; }
+
+    /// <summary>Collective Galois keys for the requested rotations (empty if none).</summary>
+    public IReadOnlyList<GaloisKey> GaloisKeys { get; }
 
     /// <summary>Decryption shares produced so far (one per custodian per ciphertext).</summary>
     public int SharesProduced { get; private set; }
@@ -120,6 +138,32 @@ public sealed class SimulatedCommittee : IDisposable
             }
 
             result[i] = cks.Decrypt(ct, collector.Aggregate);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Re-encrypts each ciphertext to <paramref name="receiver"/> (PCKS) with the first t online custodians, every one
+    /// adding <paramref name="flooding"/>; only the receiver's secret key decrypts the results.
+    /// </summary>
+    public Ciphertext[] KeySwitchTo(IReadOnlyList<Ciphertext> ciphertexts, PublicKey receiver, NoiseFlooding flooding)
+    {
+        var active = Combiner.ChooseActiveSet(Online.Select(i => (ulong)i), Threshold);
+        using var pcks = new PublicKeySwitchProtocol(Parameters.Rlwe, flooding);
+        var result = new Ciphertext[ciphertexts.Count];
+        for (int i = 0; i < ciphertexts.Count; i++)
+        {
+            var ct = ciphertexts[i];
+            var session = SessionId.NewRandom();
+            var collector = new ShareCollector(pcks, pcks.AllocateShare(session, 0, ct.Level), Threshold, active.Select(a => (int)a).ToHashSet());
+            foreach (ulong party in active)
+            {
+                collector.Add(_custodians[party - 1].CreatePublicKeySwitchShare(session, ct, receiver, active, Threshold, flooding));
+                SharesProduced++;
+            }
+
+            result[i] = pcks.KeySwitch(ct, collector.Aggregate);
         }
 
         return result;
