@@ -33,4 +33,14 @@ public static class Methods
     public const string GetJob = Operator + "GetJob";
     /// <summary>gRPC method path.</summary>
     public const string CancelJob = Operator + "CancelJob";
+    /// <summary>gRPC method path.</summary>
+    public const string GetCohort = Participant + "GetCohort";
+    /// <summary>gRPC method path.</summary>
+    public const string UploadContribution = Participant + "UploadContribution";
+    /// <summary>gRPC method path.</summary>
+    public const string RevokeContribution = Participant + "RevokeContribution";
+    /// <summary>gRPC method path.</summary>
+    public const string CreateCohort = Operator + "CreateCohort";
+    /// <summary>gRPC method path.</summary>
+    public const string GetCohortStatus = Operator + "GetCohortStatus";
 }

@@ -310,3 +310,139 @@ public sealed class InMemorySqliteCoordinatorStoreTests : CoordinatorStoreContra
         Assert.Empty(await b.ListJobsAsync(Ct));
     }
 }
+
+/// <summary>The cohort contract (<see cref="ICohortStore"/>) on a file database, plus SQLite-specific checks.</summary>
+public sealed class SqliteCohortStoreTests : DurableCohortStoreContract
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-cohort-tests-" + Guid.NewGuid().ToString("N"));
+    private int _databases;
+
+    private string DatabasePath => Path.Combine(_directory, $"coordinator-{_databases}.db");
+
+    protected override async Task<ICohortStore> CreateStoreAsync()
+    {
+        _databases++;
+        return await SqliteCoordinatorStore.CreateAsync(DatabasePath, Ct);
+    }
+
+    protected override async Task<ICohortStore> ReopenStoreAsync() =>
+        await SqliteCoordinatorStore.CreateAsync(DatabasePath, Ct);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task TrySpendBudget_TwoStoreInstancesOnOneFile_ExactlyTheAffordableNumberSucceed()
+    {
+        // Two instances do not share the in-process write lock: the single conditional UPDATE must still be atomic.
+        var first = await StoreWithCohortAsync(epsilon: 1.0);
+        var second = await ReopenAsync();
+
+        var results = await InParallelAsync(60, i => (i % 2 == 0 ? first : second).TrySpendBudgetAsync("c-1", 0.1, 0, Ct));
+
+        Assert.Equal(10, results.Count(r => r));
+        Assert.Equal(1.0, (await second.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 9);
+    }
+
+    [Fact]
+    public async Task AddContribution_TwoStoreInstancesOnOneFile_LedgerStaysConsistent()
+    {
+        var first = await StoreWithCohortAsync();
+        var second = await ReopenAsync();
+
+        var outcomes = await InParallelAsync(80, i => AddAsync(i % 2 == 0 ? first : second, $"p-{i % 8}", i % 3));
+
+        Assert.Equal(8, outcomes.Count(o => o == ContributionOutcome.Stored));
+        var active = Fold(await AllEventsAsync(first, pageSize: 5));
+        Assert.Equal(8, active.Count);
+        Assert.Equal(8, await second.CountActiveContributionsAsync("c-1", Ct));
+    }
+
+    [Fact]
+    public async Task SubtractEvent_StoresNoCopyOfTheCiphertext()
+    {
+        var store = await StoreWithCohortAsync();
+        await AddAsync(store, "p-1", 10);
+        await AddAsync(store, "p-1", 11);
+        await store.RevokeContributionAsync("c-1", "p-1", T0, Ct);
+
+        Assert.Equal(2L, ReadScalar<long>("SELECT COUNT(*) FROM contribution_events WHERE ciphertext IS NOT NULL;"));
+        Assert.Equal(2L, ReadScalar<long>("SELECT COUNT(*) FROM contribution_events WHERE kind = 'Subtract' AND add_sequence IS NOT NULL;"));
+        Assert.Equal(0L, ReadScalar<long>("SELECT COUNT(*) FROM active_contributions;"));
+    }
+
+    [Fact]
+    public async Task Migration2_OnADatabaseAtVersion1_AddsTheCohortTablesAndKeepsTheData()
+    {
+        var store = (SqliteCoordinatorStore)await NewStoreAsync();
+        await store.CreateJobAsync(new JobRecord
+        {
+            JobId = "job-1",
+            KeySetId = "ks-1",
+            Spec = [1],
+            State = JobState.Pending,
+            GlobalModel = [0.5],
+            CreatedAt = T0,
+            UpdatedAt = T0,
+        }, Ct);
+        await store.DisposeAsync();
+        // Back to version 1: drop what migration 2 created and forget that it ran.
+        Execute(
+            """
+            DROP TABLE cohort_aggregates; DROP TABLE active_contributions; DROP TABLE contribution_events; DROP TABLE cohorts;
+            DELETE FROM schema_version WHERE version >= 2;
+            """);
+
+        var upgraded = (SqliteCoordinatorStore)await ReopenAsync();
+
+        Assert.Equal(SqliteCoordinatorStore.LatestSchemaVersion, await upgraded.GetSchemaVersionAsync(Ct));
+        Assert.NotNull(await upgraded.GetJobAsync("job-1", Ct));
+        await upgraded.CreateCohortAsync(Cohort(), Ct);
+        Assert.Equal(ContributionOutcome.Stored, await AddAsync(upgraded, "p-1", 1));
+    }
+
+    [Fact]
+    public async Task Timestamps_AtOfEvents_TruncatedToMillisecondsInUtc()
+    {
+        var store = await StoreWithCohortAsync();
+        var precise = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(1_234_567);
+
+        await store.AddContributionAsync("c-1", "p-1", [1], "cid", precise, Ct);
+
+        var at = Assert.Single(await store.ListContributionEventsAsync("c-1", 0, 10, Ct)).At;
+        Assert.Equal(TimeSpan.Zero, at.Offset);
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 1, 4, 5, 123, TimeSpan.Zero), at);
+    }
+
+    private T ReadScalar<T>(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (T)command.ExecuteScalar()!;
+    }
+
+    private void Execute(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>The cohort contract (without the durability part) on the single-connection <c>":memory:"</c> mode.</summary>
+public sealed class InMemorySqliteCohortStoreTests : CohortStoreContract
+{
+    protected override async Task<ICohortStore> CreateStoreAsync() =>
+        await SqliteCoordinatorStore.CreateAsync(":memory:", Ct);
+}

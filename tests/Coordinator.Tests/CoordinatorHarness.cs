@@ -70,6 +70,9 @@ internal sealed class CoordinatorHarness : IAsyncDisposable
     public CoordinatorClient Operator() => Client("operator-1", Roles.Operator);
 
     /// <summary>Starts custodian runners for the given parties (each with its own in-memory vault).</summary>
+    /// <summary>The running custodians (for tests that act as them directly).</summary>
+    public IReadOnlyList<CustodianRunner> Custodians => [.. _custodians.Select(c => c.Runner)];
+
     public IReadOnlyList<CustodianRunner> StartCustodians(IEnumerable<int> parties, CkksParameters? parameters = null)
     {
         var started = new List<CustodianRunner>();
@@ -104,10 +107,10 @@ internal sealed class CoordinatorHarness : IAsyncDisposable
     }
 
     /// <summary>Runs the key ceremony with the started custodians and waits until the key set is ready.</summary>
-    public async Task<string> RunCeremonyAsync(int members, int threshold, bool relinearization, int[] rotations, CancellationToken ct)
+    public async Task<string> RunCeremonyAsync(int members, int threshold, bool relinearization, int[] rotations, CancellationToken ct, string preset = "TrainingLogN12LogQP109")
     {
         using var op = Operator();
-        var request = new StartKeyCeremonyRequest { Preset = "TrainingLogN12LogQP109", Members = members, Threshold = threshold, RelinearizationKey = relinearization };
+        var request = new StartKeyCeremonyRequest { Preset = preset, Members = members, Threshold = threshold, RelinearizationKey = relinearization };
         request.Rotations.AddRange(rotations);
         var status = await op.StartKeyCeremonyAsync(request, ct);
         return await WaitForCeremonyAsync(op, status.KeySetId, ct);

@@ -5,7 +5,7 @@ using static PrivateHealth.Coordinator.Storage.SqliteEncoding;
 namespace PrivateHealth.Coordinator.Storage;
 
 /// <summary>
-/// <see cref="ICoordinatorStore"/> on an embedded SQLite database (Microsoft.Data.Sqlite).
+/// <see cref="ICoordinatorStore"/> and <see cref="ICohortStore"/> on an embedded SQLite database (Microsoft.Data.Sqlite).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -37,7 +37,7 @@ namespace PrivateHealth.Coordinator.Storage;
 /// existing ledger row even after the round closed (a retried upload learns it was included).
 /// </para>
 /// </remarks>
-public sealed class SqliteCoordinatorStore : ICoordinatorStore
+public sealed partial class SqliteCoordinatorStore : ICoordinatorStore, ICohortStore
 {
     private const string JobColumns =
         "job_id, key_set_id, spec, state, current_round, global_model, strategy_state, message, idempotency_key, created_at, updated_at, version";

@@ -127,5 +127,55 @@ internal static class SqliteMigrations
             PRIMARY KEY (scope, name)
         );
         """,
+
+        // 2: encrypted analytics (ICohortStore): cohorts, the contribution ledger and the folded aggregate
+        """
+        CREATE TABLE cohorts (
+            seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+            cohort_id      TEXT    NOT NULL UNIQUE,
+            key_set_id     TEXT    NOT NULL,
+            schema_json    TEXT    NOT NULL,
+            state          TEXT    NOT NULL,
+            epsilon_budget REAL    NOT NULL,
+            delta_budget   REAL    NOT NULL,
+            epsilon_spent  REAL    NOT NULL DEFAULT 0,
+            delta_spent    REAL    NOT NULL DEFAULT 0,
+            created_at     INTEGER NOT NULL,
+            version        INTEGER NOT NULL
+        );
+
+        -- Add events carry the ciphertext; a Subtract event references the Add it cancels (add_sequence) and reads
+        -- its bytes from there, so a replaced or revoked ciphertext is stored once.
+        CREATE TABLE contribution_events (
+            sequence       INTEGER PRIMARY KEY AUTOINCREMENT,
+            cohort_id      TEXT    NOT NULL REFERENCES cohorts (cohort_id),
+            participant_id TEXT    NOT NULL,
+            kind           TEXT    NOT NULL CHECK (kind IN ('Add', 'Subtract')),
+            ciphertext     BLOB    NULL,
+            add_sequence   INTEGER NULL REFERENCES contribution_events (sequence),
+            content_id     TEXT    NOT NULL,
+            at             INTEGER NOT NULL,
+            CHECK ((kind = 'Add' AND add_sequence IS NULL) OR (kind = 'Subtract' AND add_sequence IS NOT NULL AND ciphertext IS NULL))
+        );
+
+        CREATE INDEX contribution_events_by_cohort ON contribution_events (cohort_id, sequence);
+
+        -- The participant's active contribution: the sequence of its Add event (one row per participant at most).
+        CREATE TABLE active_contributions (
+            cohort_id      TEXT    NOT NULL REFERENCES cohorts (cohort_id),
+            participant_id TEXT    NOT NULL,
+            add_sequence   INTEGER NOT NULL REFERENCES contribution_events (sequence),
+            content_id     TEXT    NOT NULL,
+            PRIMARY KEY (cohort_id, participant_id)
+        );
+
+        CREATE TABLE cohort_aggregates (
+            cohort_id        TEXT    PRIMARY KEY REFERENCES cohorts (cohort_id),
+            ciphertext       BLOB    NULL,
+            contributors     INTEGER NOT NULL,
+            through_sequence INTEGER NOT NULL,
+            version          INTEGER NOT NULL
+        );
+        """,
     ];
 }

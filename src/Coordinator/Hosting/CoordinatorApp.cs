@@ -96,6 +96,9 @@ public static class CoordinatorApp
         builder.Services.AddSingleton<KeyCeremonyService>();
         builder.Services.AddSingleton<TrainingService>();
         builder.Services.AddSingleton<CustodianService>();
+        builder.Services.AddSingleton<ICohortStore>(sp => (ICohortStore)sp.GetRequiredService<ICoordinatorStore>());
+        builder.Services.AddSingleton<Analytics.CohortBoard>();
+        builder.Services.AddSingleton<Analytics.AnalyticsService>();
         builder.Services.AddHostedService<CoordinatorWorker>();
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>

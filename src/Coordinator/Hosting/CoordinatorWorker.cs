@@ -13,6 +13,8 @@ namespace PrivateHealth.Coordinator.Hosting;
 internal sealed class CoordinatorWorker(
     KeyCeremonyService ceremony,
     TrainingService training,
+    Analytics.AnalyticsService analytics,
+    Analytics.CohortBoard cohorts,
     CustodianTaskBoard board,
     RoundBoard rounds,
     PresenceTracker presence,
@@ -28,11 +30,13 @@ internal sealed class CoordinatorWorker(
                 board.Answered.WaitAsync(tick, stoppingToken),
                 rounds.Uploaded.WaitAsync(tick, stoppingToken),
                 presence.Changed.WaitAsync(tick, stoppingToken),
-                rounds.Changed.WaitAsync(tick, stoppingToken));
+                rounds.Changed.WaitAsync(tick, stoppingToken),
+                cohorts.Contributed.WaitAsync(tick, stoppingToken));
             try
             {
                 await ceremony.StepAllAsync(stoppingToken).ConfigureAwait(false);
                 await training.StepAllAsync(stoppingToken).ConfigureAwait(false);
+                await analytics.FoldAllAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

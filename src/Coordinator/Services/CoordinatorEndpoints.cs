@@ -31,6 +31,7 @@ public static class CoordinatorEndpoints
         var board = sp.GetRequiredService<CustodianTaskBoard>();
         var rounds = sp.GetRequiredService<RoundBoard>();
         var time = sp.GetRequiredService<TimeProvider>();
+        var analytics = sp.GetRequiredService<Analytics.AnalyticsService>();
 
         // ---------------------------------------------------------------- participants
         app.MapGrpcUnary<GetParametersRequest, ParametersReply>(Methods.GetParameters, async (request, context) =>
@@ -208,6 +209,46 @@ public static class CoordinatorEndpoints
 
             return await JobStatusBuilder.BuildAsync(store, request.JobId, context.CancellationToken).ConfigureAwait(false);
         }).RequireRoles(Roles.Operator);
+
+        // ---------------------------------------------------------------- analytics
+        app.MapGrpcUnary<GetCohortRequest, CohortInfo>(Methods.GetCohort, (request, context) =>
+            analytics.GetCohortInfoAsync(request.CohortId, context.CancellationToken)).RequireRoles(Roles.Participant, Roles.Operator, Roles.Researcher);
+
+        app.MapGrpcUnary<ContributionRequest, ContributionReply>(Methods.UploadContribution, (request, context) =>
+        {
+            context.EnsureCallerIs(request.ParticipantId);
+            return analytics.ContributeAsync(request, context.CancellationToken);
+        }).RequireRoles(Roles.Participant);
+
+        app.MapGrpcUnary<RevokeContributionRequest, RevokeContributionReply>(Methods.RevokeContribution, (request, context) =>
+        {
+            context.EnsureCallerIs(request.ParticipantId);
+            return analytics.RevokeAsync(request, context.CancellationToken);
+        }).RequireRoles(Roles.Participant);
+
+        app.MapGrpcUnary<CreateCohortRequest, CohortStatus>(Methods.CreateCohort, async (request, context) =>
+        {
+            try
+            {
+                var cohort = await analytics.CreateCohortAsync(request.KeySetId, request.SchemaJson, context.CancellationToken).ConfigureAwait(false);
+                return await analytics.StatusAsync(cohort.CohortId, context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (KeyNotFoundException ex)
+            {
+                throw new GrpcStatusException(StatusCode.NotFound, ex.Message);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new GrpcStatusException(StatusCode.InvalidArgument, ex.Message);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new GrpcStatusException(StatusCode.AlreadyExists, ex.Message);
+            }
+        }).RequireRoles(Roles.Operator);
+
+        app.MapGrpcUnary<GetCohortStatusRequest, CohortStatus>(Methods.GetCohortStatus, (request, context) =>
+            analytics.StatusAsync(request.CohortId, context.CancellationToken)).RequireRoles(Roles.Operator, Roles.Researcher);
 
         app.MapGrpcUnimplemented();
     }

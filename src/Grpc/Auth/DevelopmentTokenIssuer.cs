@@ -40,7 +40,9 @@ public sealed class DevelopmentTokenIssuer : IDisposable
         Audience = audience;
         var parameters = key.ExportParameters(includePrivateParameters: false);
         var keyId = Base64UrlEncoder.Encode(SHA256.HashData([.. parameters.Q.X!, .. parameters.Q.Y!]).AsSpan(0, 16).ToArray());
-        SecurityKey = new ECDsaSecurityKey(key) { KeyId = keyId };
+        // A factory per issuer: the shared default caches signature providers by key id, so a disposed issuer's provider
+        // (same PEM, same key id) would be handed to the next issuer loaded from that PEM.
+        SecurityKey = new ECDsaSecurityKey(key) { KeyId = keyId, CryptoProviderFactory = new CryptoProviderFactory() };
         _credentials = new SigningCredentials(SecurityKey, SecurityAlgorithms.EcdsaSha256);
     }
 

@@ -62,6 +62,21 @@ public sealed class CoordinatorClient : IDisposable
     public Task<UploadReply> UploadAsync(UploadRequest request, CancellationToken ct = default) =>
         Unary<UploadRequest, UploadReply>(Methods.UploadUpdate, request, ct);
 
+    public Task<CohortInfo> GetCohortAsync(string cohortId, CancellationToken ct = default) =>
+        Unary<GetCohortRequest, CohortInfo>(Methods.GetCohort, new GetCohortRequest { CohortId = cohortId }, ct);
+
+    public Task<ContributionReply> UploadContributionAsync(ContributionRequest request, CancellationToken ct = default) =>
+        Unary<ContributionRequest, ContributionReply>(Methods.UploadContribution, request, ct);
+
+    public Task<RevokeContributionReply> RevokeContributionAsync(RevokeContributionRequest request, CancellationToken ct = default) =>
+        Unary<RevokeContributionRequest, RevokeContributionReply>(Methods.RevokeContribution, request, ct);
+
+    public Task<CohortStatus> CreateCohortAsync(CreateCohortRequest request, CancellationToken ct = default) =>
+        Unary<CreateCohortRequest, CohortStatus>(Methods.CreateCohort, request, ct);
+
+    public Task<CohortStatus> GetCohortStatusAsync(GetCohortStatusRequest request, CancellationToken ct = default) =>
+        Unary<GetCohortStatusRequest, CohortStatus>(Methods.GetCohortStatus, request, ct);
+
     public Task<CustodianRegistered> RegisterCustodianAsync(CustodianRegistration request, CancellationToken ct = default) =>
         Unary<CustodianRegistration, CustodianRegistered>(Methods.Register, request, ct);
 
