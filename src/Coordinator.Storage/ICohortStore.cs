@@ -125,3 +125,88 @@ public interface ICohortStore
     /// </summary>
     Task<bool> TrySpendBudgetAsync(string cohortId, double epsilon, double delta, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A price quote for a query (or training) job; it expires and can be used by one job only.</summary>
+public sealed record QuoteRecord
+{
+    public required string QuoteId { get; init; }
+    public required string CohortId { get; init; }
+    public required string ResearcherId { get; init; }
+    /// <summary>"query" or "training".</summary>
+    public required string Kind { get; init; }
+    /// <summary>The query text (or the training spec as JSON) that was priced.</summary>
+    public required string Request { get; init; }
+    public double Epsilon { get; init; }
+    public double Delta { get; init; }
+    /// <summary>Price in micro-units of the payment currency.</summary>
+    public long PriceMicros { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>The job that used the quote (null while unused).</summary>
+    public string? JobId { get; init; }
+}
+
+/// <summary>A researcher's query job and its release state machine.</summary>
+public sealed record QueryJobRecord
+{
+    public required string JobId { get; init; }
+    public required string QuoteId { get; init; }
+    public required string CohortId { get; init; }
+    public required string ResearcherId { get; init; }
+    /// <summary>Researcher-chosen key: the same (researcher, key) returns the first job.</summary>
+    public string? IdempotencyKey { get; init; }
+    public required string QueryText { get; init; }
+    /// <summary>CkksSerializer public key the result is re-encrypted to.</summary>
+    public required byte[] ResearcherPublicKey { get; init; }
+    /// <summary>"pending", "counting", "computing", "completed", "failed" or "cancelled".</summary>
+    public required string State { get; init; }
+    public string? Message { get; init; }
+    /// <summary>Opaque (JSON) working data of the state machine.</summary>
+    public string? Data { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public long Version { get; init; }
+}
+
+/// <summary>Result of <see cref="IQueryJobStore.CreateQueryJobAsync"/>.</summary>
+public enum CreateQueryJobOutcome
+{
+    /// <summary>Inserted; the quote is now used by it.</summary>
+    Created,
+
+    /// <summary>The researcher's idempotency key was used before: the first job is returned, nothing changed.</summary>
+    Existing,
+
+    UnknownQuote,
+    QuoteExpired,
+
+    /// <summary>The quote was used by another job.</summary>
+    QuoteUsed,
+
+    /// <summary>The quote belongs to another researcher or cohort, or priced another query.</summary>
+    QuoteMismatch,
+}
+
+/// <summary>Quotes and query jobs (SQLite now, PostgreSQL later; same contract tests).</summary>
+public interface IQueryJobStore
+{
+    /// <summary>Inserts a quote; throws <see cref="StoreConflictException"/> if the id exists.</summary>
+    Task CreateQuoteAsync(QuoteRecord quote, CancellationToken cancellationToken = default);
+
+    Task<QuoteRecord?> GetQuoteAsync(string quoteId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Atomically: if (researcher, idempotency key) exists → (that job, Existing); else the quote must exist, match the
+    /// job's researcher, cohort and request (QueryText), be unexpired at <paramref name="now"/> and unused → insert the job
+    /// (Version 1) and mark the quote used → (job, Created); otherwise (null, the reason) and nothing changes.
+    /// </summary>
+    Task<(QueryJobRecord? Job, CreateQueryJobOutcome Outcome)> CreateQueryJobAsync(QueryJobRecord job, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    Task<QueryJobRecord?> GetQueryJobAsync(string jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Jobs in creation order (all, or of one cohort).</summary>
+    Task<IReadOnlyList<QueryJobRecord>> ListQueryJobsAsync(string? cohortId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Compare-and-set on Version (State, Message, Data, UpdatedAt); returns the stored record or null.</summary>
+    Task<QueryJobRecord?> UpdateQueryJobAsync(QueryJobRecord job, CancellationToken cancellationToken = default);
+}

@@ -43,4 +43,10 @@ public static class Methods
     public const string CreateCohort = Operator + "CreateCohort";
     /// <summary>gRPC method path.</summary>
     public const string GetCohortStatus = Operator + "GetCohortStatus";
+    /// <summary>gRPC method path.</summary>
+    public const string QuoteQuery = Operator + "QuoteQuery";
+    /// <summary>gRPC method path.</summary>
+    public const string SubmitQuery = Operator + "SubmitQuery";
+    /// <summary>gRPC method path.</summary>
+    public const string GetQueryJob = Operator + "GetQueryJob";
 }

@@ -393,9 +393,10 @@ public sealed class SqliteCohortStoreTests : DurableCohortStoreContract
             UpdatedAt = T0,
         }, Ct);
         await store.DisposeAsync();
-        // Back to version 1: drop what migration 2 created and forget that it ran.
+        // Back to version 1: drop what migrations 2 and 3 created and forget that they ran.
         Execute(
             """
+            DROP TABLE query_jobs; DROP TABLE quotes;
             DROP TABLE cohort_aggregates; DROP TABLE active_contributions; DROP TABLE contribution_events; DROP TABLE cohorts;
             DELETE FROM schema_version WHERE version >= 2;
             """);
@@ -444,5 +445,142 @@ public sealed class SqliteCohortStoreTests : DurableCohortStoreContract
 public sealed class InMemorySqliteCohortStoreTests : CohortStoreContract
 {
     protected override async Task<ICohortStore> CreateStoreAsync() =>
+        await SqliteCoordinatorStore.CreateAsync(":memory:", Ct);
+}
+
+/// <summary>The query-job contract (<see cref="IQueryJobStore"/>) on a file database, plus SQLite-specific checks.</summary>
+public sealed class SqliteQueryJobStoreTests : DurableQueryJobStoreContract
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-query-job-tests-" + Guid.NewGuid().ToString("N"));
+    private int _databases;
+
+    private string DatabasePath => Path.Combine(_directory, $"coordinator-{_databases}.db");
+
+    protected override async Task<IQueryJobStore> CreateStoreAsync()
+    {
+        _databases++;
+        return await SqliteCoordinatorStore.CreateAsync(DatabasePath, Ct);
+    }
+
+    protected override async Task<IQueryJobStore> ReopenStoreAsync() =>
+        await SqliteCoordinatorStore.CreateAsync(DatabasePath, Ct);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task CreateQueryJob_TwoStoreInstancesOnOneFile_ExactlyOneCreatedPerQuote()
+    {
+        // Two instances do not share the in-process write lock: BEGIN IMMEDIATE + busy timeout must serialize them.
+        var first = await StoreWithQuoteAsync();
+        await first.CreateQuoteAsync(Quote("q-2"), Ct);
+        var second = await ReopenAsync();
+
+        var results = await InParallelAsync(
+            40,
+            i => (i % 2 == 0 ? first : second).CreateQueryJobAsync(Job($"qj-{i}", quote: i < 20 ? "q-1" : "q-2"), Now, Ct));
+
+        Assert.Equal(2, results.Count(r => r.Outcome == CreateQueryJobOutcome.Created));
+        Assert.Equal(38, results.Count(r => r.Outcome == CreateQueryJobOutcome.QuoteUsed));
+        Assert.Equal(2, (await second.ListQueryJobsAsync(cancellationToken: Ct)).Count);
+    }
+
+    [Fact]
+    public async Task CreateQueryJob_EmptyIdempotencyKey_MeansNoKey()
+    {
+        var store = await StoreWithQuoteAsync();
+        await store.CreateQuoteAsync(Quote("q-2"), Ct);
+
+        var first = await store.CreateQueryJobAsync(Job("qj-1", key: ""), Now, Ct);
+        var second = await store.CreateQueryJobAsync(Job("qj-2", quote: "q-2", key: ""), Now, Ct);
+
+        Assert.Equal(CreateQueryJobOutcome.Created, first.Outcome);
+        Assert.Equal(CreateQueryJobOutcome.Created, second.Outcome);
+        Assert.Null(first.Job!.IdempotencyKey);
+        Assert.Equal(0L, ReadScalar<long>("SELECT COUNT(*) FROM query_jobs WHERE idempotency_key IS NOT NULL;"));
+    }
+
+    [Fact]
+    public async Task Timestamps_OfQuotesAndJobs_TruncatedToMillisecondsInUtc()
+    {
+        var store = await NewStoreAsync();
+        await SeedCohortAsync(store, "c-1");
+        var precise = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(2)).AddTicks(1_234_567);
+        var expected = new DateTimeOffset(2026, 1, 2, 1, 4, 5, 123, TimeSpan.Zero);
+
+        await store.CreateQuoteAsync(Quote() with { CreatedAt = precise, ExpiresAt = precise.AddHours(1) }, Ct);
+        var (job, _) = await store.CreateQueryJobAsync(Job() with { CreatedAt = precise, UpdatedAt = precise }, precise, Ct);
+
+        var quote = await store.GetQuoteAsync("q-1", Ct);
+        Assert.Equal(expected, quote!.CreatedAt);
+        Assert.Equal(TimeSpan.Zero, quote.CreatedAt.Offset);
+        Assert.Equal(expected.AddHours(1), quote.ExpiresAt);
+        Assert.Equal(expected, job!.CreatedAt);
+        Assert.Equal(TimeSpan.Zero, job.UpdatedAt.Offset);
+    }
+
+    [Fact]
+    public async Task Migration3_OnADatabaseAtVersion2_AddsTheQueryJobTablesAndKeepsTheData()
+    {
+        var store = (SqliteCoordinatorStore)await NewStoreAsync();
+        await SeedCohortAsync(store, "c-1");
+        await store.DisposeAsync();
+        // Back to version 2: drop what migration 3 created and forget that it ran.
+        Execute("DROP TABLE query_jobs; DROP TABLE quotes; DELETE FROM schema_version WHERE version >= 3;");
+
+        var upgraded = (SqliteCoordinatorStore)await ReopenAsync();
+
+        Assert.True(SqliteCoordinatorStore.LatestSchemaVersion >= 3);
+        Assert.Equal(SqliteCoordinatorStore.LatestSchemaVersion, await upgraded.GetSchemaVersionAsync(Ct));
+        Assert.NotNull(await upgraded.GetCohortAsync("c-1", Ct));
+        await upgraded.CreateQuoteAsync(Quote(), Ct);
+        Assert.Equal(CreateQueryJobOutcome.Created, (await upgraded.CreateQueryJobAsync(Job(), Now, Ct)).Outcome);
+    }
+
+    [Fact]
+    public async Task QuoteUsedTwice_IsRejectedByTheSchemaToo()
+    {
+        await CreateJobWithQuoteAsync(await StoreWithQuoteAsync(), Quote("q-2"), Job("qj-1", quote: "q-2"));
+
+        var error = Assert.Throws<SqliteException>(
+            () => Execute(
+                """
+                INSERT INTO query_jobs (job_id, quote_id, cohort_id, researcher_id, query_text, researcher_public_key, state,
+                    created_at, updated_at, version)
+                VALUES ('qj-2', 'q-2', 'c-1', 'r-1', 'x', x'00', 'pending', 0, 0, 1);
+                """));
+        Assert.Contains("UNIQUE", error.Message, StringComparison.Ordinal);
+    }
+
+    private T ReadScalar<T>(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (T)command.ExecuteScalar()!;
+    }
+
+    private void Execute(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>The query-job contract (without the durability part) on the single-connection <c>":memory:"</c> mode.</summary>
+public sealed class InMemorySqliteQueryJobStoreTests : QueryJobStoreContract
+{
+    protected override async Task<IQueryJobStore> CreateStoreAsync() =>
         await SqliteCoordinatorStore.CreateAsync(":memory:", Ct);
 }

@@ -5,7 +5,8 @@ using static PrivateHealth.Coordinator.Storage.SqliteEncoding;
 namespace PrivateHealth.Coordinator.Storage;
 
 /// <summary>
-/// <see cref="ICoordinatorStore"/> and <see cref="ICohortStore"/> on an embedded SQLite database (Microsoft.Data.Sqlite).
+/// <see cref="ICoordinatorStore"/>, <see cref="ICohortStore"/> and <see cref="IQueryJobStore"/> on an embedded SQLite database
+/// (Microsoft.Data.Sqlite).
 /// </summary>
 /// <remarks>
 /// <para>

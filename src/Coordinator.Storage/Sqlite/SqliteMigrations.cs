@@ -177,5 +177,47 @@ internal static class SqliteMigrations
             version          INTEGER NOT NULL
         );
         """,
+
+        // 3: query jobs (IQueryJobStore): price quotes and the researcher's query jobs
+        """
+        -- A quote is used by at most one job (job_id, set when the job is created).
+        CREATE TABLE quotes (
+            quote_id      TEXT    PRIMARY KEY,
+            cohort_id     TEXT    NOT NULL REFERENCES cohorts (cohort_id),
+            researcher_id TEXT    NOT NULL,
+            kind          TEXT    NOT NULL,
+            request       TEXT    NOT NULL,
+            epsilon       REAL    NOT NULL,
+            delta         REAL    NOT NULL,
+            price_micros  INTEGER NOT NULL,
+            created_at    INTEGER NOT NULL,
+            expires_at    INTEGER NOT NULL,
+            job_id        TEXT    NULL UNIQUE
+        );
+
+        -- seq gives the creation order; quote_id is UNIQUE as a second guard against a quote used twice.
+        CREATE TABLE query_jobs (
+            seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id                TEXT    NOT NULL UNIQUE,
+            quote_id              TEXT    NOT NULL UNIQUE REFERENCES quotes (quote_id),
+            cohort_id             TEXT    NOT NULL REFERENCES cohorts (cohort_id),
+            researcher_id         TEXT    NOT NULL,
+            idempotency_key       TEXT    NULL,
+            query_text            TEXT    NOT NULL,
+            researcher_public_key BLOB    NOT NULL,
+            state                 TEXT    NOT NULL,
+            message               TEXT    NULL,
+            data                  TEXT    NULL,
+            created_at            INTEGER NOT NULL,
+            updated_at            INTEGER NOT NULL,
+            version               INTEGER NOT NULL
+        );
+
+        -- NULL keys are distinct in SQLite, so jobs without a key never collide.
+        CREATE UNIQUE INDEX query_jobs_by_idempotency_key ON query_jobs (researcher_id, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+
+        CREATE INDEX query_jobs_by_cohort ON query_jobs (cohort_id, seq);
+        """,
     ];
 }

@@ -99,6 +99,8 @@ public static class CoordinatorApp
         builder.Services.AddSingleton<ICohortStore>(sp => (ICohortStore)sp.GetRequiredService<ICoordinatorStore>());
         builder.Services.AddSingleton<Analytics.CohortBoard>();
         builder.Services.AddSingleton<Analytics.AnalyticsService>();
+        builder.Services.AddSingleton<IQueryJobStore>(sp => (IQueryJobStore)sp.GetRequiredService<ICoordinatorStore>());
+        builder.Services.AddSingleton<Analytics.QueryJobService>();
         builder.Services.AddHostedService<CoordinatorWorker>();
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>

@@ -14,6 +14,7 @@ internal sealed class CoordinatorWorker(
     KeyCeremonyService ceremony,
     TrainingService training,
     Analytics.AnalyticsService analytics,
+    Analytics.QueryJobService queries,
     Analytics.CohortBoard cohorts,
     CustodianTaskBoard board,
     RoundBoard rounds,
@@ -37,6 +38,7 @@ internal sealed class CoordinatorWorker(
                 await ceremony.StepAllAsync(stoppingToken).ConfigureAwait(false);
                 await training.StepAllAsync(stoppingToken).ConfigureAwait(false);
                 await analytics.FoldAllAsync(stoppingToken).ConfigureAwait(false);
+                await queries.StepAllAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

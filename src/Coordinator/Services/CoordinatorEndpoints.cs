@@ -32,6 +32,7 @@ public static class CoordinatorEndpoints
         var rounds = sp.GetRequiredService<RoundBoard>();
         var time = sp.GetRequiredService<TimeProvider>();
         var analytics = sp.GetRequiredService<Analytics.AnalyticsService>();
+        var queries = sp.GetRequiredService<Analytics.QueryJobService>();
 
         // ---------------------------------------------------------------- participants
         app.MapGrpcUnary<GetParametersRequest, ParametersReply>(Methods.GetParameters, async (request, context) =>
@@ -249,6 +250,15 @@ public static class CoordinatorEndpoints
 
         app.MapGrpcUnary<GetCohortStatusRequest, CohortStatus>(Methods.GetCohortStatus, (request, context) =>
             analytics.StatusAsync(request.CohortId, context.CancellationToken)).RequireRoles(Roles.Operator, Roles.Researcher);
+
+        app.MapGrpcUnary<QuoteQueryRequest, QueryQuote>(Methods.QuoteQuery, (request, context) =>
+            queries.QuoteAsync(context.PrincipalId!, request, context.CancellationToken)).RequireRoles(Roles.Researcher);
+
+        app.MapGrpcUnary<SubmitQueryRequest, QueryJobStatus>(Methods.SubmitQuery, (request, context) =>
+            queries.SubmitAsync(context.PrincipalId!, request, context.CancellationToken)).RequireRoles(Roles.Researcher);
+
+        app.MapGrpcUnary<GetQueryJobRequest, QueryJobStatus>(Methods.GetQueryJob, (request, context) =>
+            queries.GetAsync(request.JobId, context.PrincipalId!, context.Role == Roles.Operator, context.CancellationToken)).RequireRoles(Roles.Researcher, Roles.Operator);
 
         app.MapGrpcUnimplemented();
     }

@@ -158,6 +158,29 @@ public sealed class CustodianService(
                     break;
                 }
 
+                case CustodianTaskKind.PublicKeySwitch:
+                {
+                    using var protocol = new PublicKeySwitchProtocol(p.Rlwe, new NoiseFlooding(task.FloodingSigma, task.FloodingBound));
+                    CheckShares(task, answer, party, serializer, ShareKind.PublicKeySwitch, i => protocol.AllocateShare(Session(task, i), 0, CkksSerializer.ReadHeader(task.Ciphertexts[i].Span).Level));
+                    break;
+                }
+
+                case CustodianTaskKind.QueryNoise:
+                {
+                    if (answer.Shares.Count != 1)
+                    {
+                        throw new GrpcStatusException(StatusCode.InvalidArgument, $"Query noise is one ciphertext; got {answer.Shares.Count}.");
+                    }
+
+                    var ct = serializer.DeserializeCiphertext(answer.Shares[0].Span);
+                    if (ct.Size != 2 || ct.Level != task.Level || Math.Abs((ct.Scale / task.Scale) - 1) > CkksEvaluator.ScaleTolerance)
+                    {
+                        throw new GrpcStatusException(StatusCode.InvalidArgument, $"Query noise must be a fresh encryption at level {task.Level} and the task's scale.");
+                    }
+
+                    break;
+                }
+
                 case CustodianTaskKind.ThresholdDeal:
                 {
                     var members = task.Members.Select(m => m.Party).Order().ToList();

@@ -77,6 +77,15 @@ public sealed class CoordinatorClient : IDisposable
     public Task<CohortStatus> GetCohortStatusAsync(GetCohortStatusRequest request, CancellationToken ct = default) =>
         Unary<GetCohortStatusRequest, CohortStatus>(Methods.GetCohortStatus, request, ct);
 
+    public Task<QueryQuote> QuoteQueryAsync(QuoteQueryRequest request, CancellationToken ct = default) =>
+        Unary<QuoteQueryRequest, QueryQuote>(Methods.QuoteQuery, request, ct);
+
+    public Task<QueryJobStatus> SubmitQueryAsync(SubmitQueryRequest request, CancellationToken ct = default) =>
+        Unary<SubmitQueryRequest, QueryJobStatus>(Methods.SubmitQuery, request, ct);
+
+    public Task<QueryJobStatus> GetQueryJobAsync(string jobId, CancellationToken ct = default) =>
+        Unary<GetQueryJobRequest, QueryJobStatus>(Methods.GetQueryJob, new GetQueryJobRequest { JobId = jobId }, ct);
+
     public Task<CustodianRegistered> RegisterCustodianAsync(CustodianRegistration request, CancellationToken ct = default) =>
         Unary<CustodianRegistration, CustodianRegistered>(Methods.Register, request, ct);
 

@@ -230,6 +230,48 @@ public sealed class CustodianRunner : IDisposable
                 break;
             }
 
+            case CustodianTaskKind.QueryNoise:
+            {
+                if (!(task.NoiseSigma >= 0) || task.Level < 0 || task.Level > _parameters.MaxLevel || !(task.Scale > 0)
+                    || task.NoiseSlots.Any(s => s < 0 || s >= _parameters.MaxSlots))
+                {
+                    throw new CustodianRefusedException("Query noise task has invalid slots, level or scale.");
+                }
+
+                var publicKey = _serializer.DeserializePublicKey(task.PublicKey.Span);
+                var values = new double[_parameters.MaxSlots];
+                using var random = new CryptoRandomSource();
+                var gaussian = new GaussianSampler(random);
+                foreach (int slot in task.NoiseSlots)
+                {
+                    values[slot] = task.NoiseSigma * gaussian.NextStandard();
+                }
+
+                using var encryptor = new Encryptor(_parameters.Rlwe, publicKey);
+                var plaintext = new CkksEncoder(_parameters).Encode(values, task.Level, task.Scale);
+                answer.Shares.Add(ByteString.CopyFrom(_serializer.Serialize(encryptor.Encrypt(plaintext))));
+                break;
+            }
+
+            case CustodianTaskKind.PublicKeySwitch:
+            {
+                var flooding = new NoiseFlooding(task.FloodingSigma, task.FloodingBound);
+                var active = task.ActiveSet.ToArray();
+                if (!active.Contains((ulong)_party))
+                {
+                    throw new CustodianRefusedException($"Party {_party} is not in the task's active set.");
+                }
+
+                var receiver = _serializer.DeserializePublicKey(task.PublicKey.Span);
+                for (int i = 0; i < task.Sessions.Count; i++)
+                {
+                    var ct = _serializer.DeserializeCiphertext(task.Ciphertexts[i].Span);
+                    answer.Shares.Add(ByteString.CopyFrom(_serializer.Serialize(_role.CreatePublicKeySwitchShare(Session(i), ct, receiver, active, task.Threshold, flooding))));
+                }
+
+                break;
+            }
+
             default:
                 throw new CustodianRefusedException($"Unknown task kind {task.Kind}.");
         }

@@ -1,0 +1,461 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PrivateHealth.Coordinator.Hosting;
+using PrivateHealth.Coordinator.Keys;
+using PrivateHealth.Coordinator.Storage;
+using PrivateHealth.EncryptedQuery.Evaluation;
+using PrivateHealth.EncryptedQuery.Planning;
+using PrivateHealth.EncryptedQuery.Query;
+using PrivateHealth.EncryptedQuery.Release;
+using PrivateHealth.EncryptedQuery.Schema;
+using PrivateHealth.Grpc;
+using PrivateHealth.Homomorphic.Ckks;
+using PrivateHealth.Homomorphic.Multiparty;
+using PrivateHealth.Homomorphic.Rlwe;
+using PrivateHealth.Homomorphic.Serialization;
+using PrivateHealth.Learning.Encrypted;
+using PrivateHealth.Protocol.V1;
+
+namespace PrivateHealth.Coordinator.Analytics;
+
+/// <summary>Working data of a query job (JSON in <see cref="QueryJobRecord.Data"/>).</summary>
+internal sealed record QueryJobData
+{
+    public bool BudgetSpent { get; init; }
+    public int[]? Active { get; init; }
+    public string[]? Sessions { get; init; }
+    public double FloodingSigma { get; init; }
+    public double FloodingBound { get; init; }
+    public double PrecisionBits { get; init; }
+    public double CountSigma { get; init; }
+    public double StatisticsSigma { get; init; }
+    public int[]? ReleasedSlots { get; init; }
+    public int Suppressed { get; init; }
+    public DateTimeOffset? TasksAt { get; init; }
+
+    public static QueryJobData Parse(string? json) => json is null ? new QueryJobData() : JsonSerializer.Deserialize<QueryJobData>(json) ?? new QueryJobData();
+
+    public string ToJson() => JsonSerializer.Serialize(this);
+}
+
+/// <summary>
+/// Researchers' query jobs: quote → job (idempotent, one job per quote) → budget spent → counts pass (the custodians add
+/// encrypted noise to the group counts and t of them decrypt the noisy counts; groups below the minimum size are
+/// suppressed) → statistics pass (the released groups' statistics, encrypted noise shares from the custodians, then
+/// PCKS to the researcher's key) → completed. Each step is a compare-and-set in the store and each artifact is
+/// written once, so a restart resumes the job; the result can only be decrypted by the researcher.
+/// </summary>
+public sealed class QueryJobService(
+    IQueryJobStore jobs,
+    ICohortStore cohorts,
+    ICoordinatorStore store,
+    KeySetRegistry keys,
+    AnalyticsService analytics,
+    PresenceTracker presence,
+    CustodianTaskBoard board,
+    TimeProvider time,
+    IOptions<CoordinatorOptions> options,
+    ILogger<QueryJobService> logger)
+{
+    /// <summary>How long a quote stays valid.</summary>
+    public static readonly TimeSpan QuoteLifetime = TimeSpan.FromMinutes(15);
+
+    /// <summary>δ spent by one query.</summary>
+    public const double DeltaPerQuery = 1e-7;
+
+    private static string Scope(string jobId) => "query:" + jobId;
+
+    /// <summary>Prices a query: a base fee, a fee per released group and a price per ε.</summary>
+    public async Task<QueryQuote> QuoteAsync(string researcherId, QuoteQueryRequest request, CancellationToken ct)
+    {
+        var cohort = await cohorts.GetCohortAsync(request.CohortId, ct).ConfigureAwait(false)
+            ?? throw new GrpcStatusException(StatusCode.NotFound, $"Cohort '{request.CohortId}' not found.");
+        var plan = Plan(cohort, request.Query);
+        double epsilon = request.Epsilon > 0 ? request.Epsilon : 1.0;
+        if (epsilon > cohort.EpsilonBudget - cohort.EpsilonSpent)
+        {
+            throw new GrpcStatusException(StatusCode.FailedPrecondition, $"ε = {epsilon} exceeds the cohort's remaining budget ({cohort.EpsilonBudget - cohort.EpsilonSpent:G4}).");
+        }
+
+        var now = time.GetUtcNow();
+        var quote = new QuoteRecord
+        {
+            QuoteId = "q-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)),
+            CohortId = cohort.CohortId,
+            ResearcherId = researcherId,
+            Kind = "query",
+            Request = request.Query,
+            Epsilon = epsilon,
+            Delta = DeltaPerQuery,
+            PriceMicros = 1_000_000 + (plan.Blocks.Count * 10_000) + (long)(epsilon * 5_000_000),
+            CreatedAt = now,
+            ExpiresAt = now + QuoteLifetime,
+        };
+        await jobs.CreateQuoteAsync(quote, ct).ConfigureAwait(false);
+        return new QueryQuote
+        {
+            QuoteId = quote.QuoteId,
+            CohortId = quote.CohortId,
+            Query = quote.Request,
+            Epsilon = quote.Epsilon,
+            Delta = quote.Delta,
+            PriceMicros = quote.PriceMicros,
+            ExpiresUnixMs = quote.ExpiresAt.ToUnixTimeMilliseconds(),
+            Groups = plan.Blocks.Count,
+        };
+    }
+
+    /// <summary>Creates the job for a quote (idempotent per researcher key).</summary>
+    public async Task<QueryJobStatus> SubmitAsync(string researcherId, SubmitQueryRequest request, CancellationToken ct)
+    {
+        var cohort = await cohorts.GetCohortAsync(request.CohortId, ct).ConfigureAwait(false)
+            ?? throw new GrpcStatusException(StatusCode.NotFound, $"Cohort '{request.CohortId}' not found.");
+        var material = await keys.GetReadyAsync(cohort.KeySetId, ct).ConfigureAwait(false)
+            ?? throw new GrpcStatusException(StatusCode.FailedPrecondition, "The cohort's key set is not ready.");
+        try
+        {
+            material.Serializer.DeserializePublicKey(request.ResearcherPublicKey.Span);
+        }
+        catch (HomomorphicFormatException ex)
+        {
+            throw new GrpcStatusException(StatusCode.InvalidArgument, $"researcher_public_key is not a public key for the cohort's parameters ({ex.Error}).");
+        }
+
+        Plan(cohort, request.Query);
+        var now = time.GetUtcNow();
+        var (job, outcome) = await jobs.CreateQueryJobAsync(new QueryJobRecord
+        {
+            JobId = "qj-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)),
+            QuoteId = request.QuoteId,
+            CohortId = cohort.CohortId,
+            ResearcherId = researcherId,
+            IdempotencyKey = string.IsNullOrEmpty(request.IdempotencyKey) ? null : request.IdempotencyKey,
+            QueryText = request.Query,
+            ResearcherPublicKey = request.ResearcherPublicKey.ToByteArray(),
+            State = "pending",
+            Data = new QueryJobData().ToJson(),
+            CreatedAt = now,
+            UpdatedAt = now,
+        }, now, ct).ConfigureAwait(false);
+        return outcome switch
+        {
+            CreateQueryJobOutcome.Created or CreateQueryJobOutcome.Existing => Status(job!, includeResult: false),
+            CreateQueryJobOutcome.UnknownQuote => throw new GrpcStatusException(StatusCode.NotFound, $"Quote '{request.QuoteId}' not found."),
+            CreateQueryJobOutcome.QuoteExpired => throw new GrpcStatusException(StatusCode.FailedPrecondition, $"Quote '{request.QuoteId}' has expired; ask for a new one."),
+            CreateQueryJobOutcome.QuoteUsed => throw new GrpcStatusException(StatusCode.AlreadyExists, $"Quote '{request.QuoteId}' was already used by another job."),
+            _ => throw new GrpcStatusException(StatusCode.InvalidArgument, $"Quote '{request.QuoteId}' is for another researcher, cohort or query."),
+        };
+    }
+
+    /// <summary>A job's status for its researcher (or an operator); the result ciphertext once completed.</summary>
+    public async Task<QueryJobStatus> GetAsync(string jobId, string callerId, bool isOperator, CancellationToken ct)
+    {
+        var job = await jobs.GetQueryJobAsync(jobId, ct).ConfigureAwait(false);
+        if (job is null || (!isOperator && job.ResearcherId != callerId))
+        {
+            throw new GrpcStatusException(StatusCode.NotFound, $"Query job '{jobId}' not found.");
+        }
+
+        var status = Status(job, includeResult: job.State == "completed");
+        if (status.State == "completed")
+        {
+            status.Result = ByteString.CopyFrom(await store.GetArtifactAsync(Scope(job.JobId), "result", ct).ConfigureAwait(false) ?? []);
+        }
+
+        return status;
+    }
+
+    private static QueryJobStatus Status(QueryJobRecord job, bool includeResult)
+    {
+        var data = QueryJobData.Parse(job.Data);
+        var status = new QueryJobStatus
+        {
+            JobId = job.JobId,
+            State = job.State,
+            Message = job.Message ?? string.Empty,
+            Query = job.QueryText,
+            SuppressedGroups = data.Suppressed,
+            CountSigma = data.CountSigma,
+            StatisticsSigma = data.StatisticsSigma,
+        };
+        status.ReleasedSlots.AddRange(data.ReleasedSlots ?? []);
+        _ = includeResult;
+        return status;
+    }
+
+    private static QueryPlan Plan(CohortRecord cohort, string query)
+    {
+        try
+        {
+            return QueryPlanner.Plan(QueryParser.Parse(query), CohortSchema.Parse(cohort.SchemaJson));
+        }
+        catch (FormatException ex)
+        {
+            throw new GrpcStatusException(StatusCode.InvalidArgument, ex.Message);
+        }
+    }
+
+    // ------------------------------------------------------------------ state machine
+
+    public async Task StepAllAsync(CancellationToken ct)
+    {
+        foreach (var job in await jobs.ListQueryJobsAsync(null, ct).ConfigureAwait(false))
+        {
+            if (job.State is "completed" or "failed" or "cancelled")
+            {
+                continue;
+            }
+
+            try
+            {
+                await StepAsync(job, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogError(ex, "Stepping query job {JobId} failed; will retry", job.JobId);
+            }
+        }
+    }
+
+    private async Task StepAsync(QueryJobRecord job, CancellationToken ct)
+    {
+        var cohort = (await cohorts.GetCohortAsync(job.CohortId, ct).ConfigureAwait(false))!;
+        var material = await keys.GetReadyAsync(cohort.KeySetId, ct).ConfigureAwait(false);
+        if (material is null)
+        {
+            return;
+        }
+
+        var p = material.Parameters;
+        var schema = CohortSchema.Parse(cohort.SchemaJson);
+        var plan = QueryPlanner.Plan(QueryParser.Parse(job.QueryText), schema);
+        var ks = material.Record;
+        var data = QueryJobData.Parse(job.Data);
+        string scope = Scope(job.JobId);
+        var quote = (await jobs.GetQuoteAsync(job.QuoteId, ct).ConfigureAwait(false))!;
+
+        if (job.State == "pending")
+        {
+            if (!data.BudgetSpent)
+            {
+                // a crash between the spend and its record spends twice: it can over-spend, never under-spend
+                if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
+                {
+                    await UpdateAsync(job, "failed", "the query would exceed the cohort's privacy budget; nothing was spent", data, ct).ConfigureAwait(false);
+                    return;
+                }
+
+                var settings = new ReleaseSettings { MinGroupSize = schema.MinGroupSize, EpsilonPerQuery = quote.Epsilon, DeltaPerQuery = quote.Delta };
+                var (countSigma, statSigma) = ReleasePolicy.Sigmas(schema, settings);
+                data = data with { BudgetSpent = true, CountSigma = countSigma, StatisticsSigma = statSigma };
+                job = await UpdateAsync(job, "pending", "budget spent", data, ct).ConfigureAwait(false) ?? job;
+            }
+
+            // freeze the aggregate the job answers from
+            var aggregate = await analytics.FoldAsync(cohort, ct).ConfigureAwait(false);
+            if (aggregate?.Ciphertext is null)
+            {
+                await UpdateAsync(job, "failed", "the cohort has no contributions", data, ct).ConfigureAwait(false);
+                return;
+            }
+
+            await store.PutArtifactAsync(scope, "aggregate", aggregate.Ciphertext, ct).ConfigureAwait(false);
+            var online = presence.OnlineCustodians.Where(x => x >= 1 && x <= ks.Members).ToList();
+            if (online.Count < ks.Threshold)
+            {
+                await UpdateAsync(job, "pending", $"waiting for custodians: {online.Count} of {ks.Threshold} online", data, ct).ConfigureAwait(false);
+                return;
+            }
+
+            var flooding = UpdateRelease.FloodingFor(p, ks.Members, aggregate.Contributors + ks.Threshold + 64);
+            data = data with
+            {
+                Active = [.. online.Take(ks.Threshold)],
+                Sessions = [Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SessionId.Size)), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(SessionId.Size))],
+                FloodingSigma = flooding.Sigma,
+                FloodingBound = flooding.Bound,
+                PrecisionBits = UpdateRelease.PrecisionBits(p, flooding, ks.Threshold),
+                TasksAt = time.GetUtcNow(),
+            };
+            await UpdateAsync(job, "counting", "computing noisy group counts", data, ct).ConfigureAwait(false);
+            return;
+        }
+
+        var evaluator = new EncryptedQueryEvaluator(p, await EvaluationKeysAsync(ks, p, ct).ConfigureAwait(false));
+        var ckks = new CkksEvaluator(p);
+        var aggregateCt = material.Serializer.DeserializeCiphertext((await store.GetArtifactAsync(scope, "aggregate", ct).ConfigureAwait(false))!);
+        var codec = new AnalyticsCodec(p, plan.Layout);
+        if (job.State == "counting")
+        {
+            var counts = evaluator.Evaluate(aggregateCt, plan, countsOnly: true);
+            var noise = await CollectAsync(job, ks, "count-noise", data, party => NoiseTask(material, counts, plan.Blocks.Select(b => b.Slot), data.CountSigma / Math.Sqrt(ks.Threshold)), ct).ConfigureAwait(false);
+            if (noise is null)
+            {
+                return;
+            }
+
+            foreach (var (_, answer) in noise)
+            {
+                ckks.AddInPlace(counts, material.Serializer.DeserializeCiphertext(answer.Shares[0].Span));
+            }
+
+            var noisyBytes = material.Serializer.Serialize(counts);
+            var shares = await CollectAsync(job, ks, "count-decrypt", data, party => SessionTask(CustodianTaskKind.DecryptionShare, ks, data, noisyBytes, 0, null), ct).ConfigureAwait(false);
+            if (shares is null)
+            {
+                return;
+            }
+
+            var flooding = new NoiseFlooding(data.FloodingSigma, data.FloodingBound);
+            using var cks = new KeySwitchProtocol(p.Rlwe, flooding);
+            var session = new SessionId(Convert.FromHexString(data.Sessions![0]));
+            var collector = new ShareCollector(cks, cks.AllocateShare(session, 0, counts.Level), ks.Threshold, data.Active!.ToHashSet());
+            foreach (var (_, answer) in shares)
+            {
+                collector.Add(material.Serializer.DeserializeShare(answer.Shares[0].Span, ShareKind.KeySwitch));
+            }
+
+            var noisyCounts = codec.DecodePublic(cks.Decrypt(counts, collector.Aggregate), data.PrecisionBits);
+            var released = ReleasePolicy.Released(plan, noisyCounts, schema.MinGroupSize);
+            data = data with { ReleasedSlots = [.. released.Select(b => b.Slot)], Suppressed = plan.Blocks.Count - released.Count, TasksAt = time.GetUtcNow() };
+            await UpdateAsync(job, "computing", $"{released.Count} of {plan.Blocks.Count} groups reach the minimum size", data, ct).ConfigureAwait(false);
+            return;
+        }
+
+        if (job.State == "computing")
+        {
+            var releasedBlocks = plan.Blocks.Where(b => data.ReleasedSlots!.Contains(b.Slot)).ToList();
+            var statistics = evaluator.Evaluate(aggregateCt, plan, releasedBlocks);
+            int b = plan.Layout.Cells.BlockSize;
+            var noiseSlots = releasedBlocks.SelectMany(x => Enumerable.Range(x.Slot, b)).ToList();
+            var noise = await CollectAsync(job, ks, "stat-noise", data, party => NoiseTask(material, statistics, noiseSlots, data.StatisticsSigma / Math.Sqrt(ks.Threshold)), ct).ConfigureAwait(false);
+            if (noise is null)
+            {
+                return;
+            }
+
+            foreach (var (_, answer) in noise)
+            {
+                ckks.AddInPlace(statistics, material.Serializer.DeserializeCiphertext(answer.Shares[0].Span));
+            }
+
+            var noisyBytes = material.Serializer.Serialize(statistics);
+            var shares = await CollectAsync(job, ks, "stat-switch", data, party => SessionTask(CustodianTaskKind.PublicKeySwitch, ks, data, noisyBytes, 1, job.ResearcherPublicKey), ct).ConfigureAwait(false);
+            if (shares is null)
+            {
+                return;
+            }
+
+            var flooding = new NoiseFlooding(data.FloodingSigma, data.FloodingBound);
+            using var pcks = new PublicKeySwitchProtocol(p.Rlwe, flooding);
+            var session = new SessionId(Convert.FromHexString(data.Sessions![1]));
+            var collector = new ShareCollector(pcks, pcks.AllocateShare(session, 0, statistics.Level), ks.Threshold, data.Active!.ToHashSet());
+            foreach (var (_, answer) in shares)
+            {
+                collector.Add(material.Serializer.DeserializeShare(answer.Shares[0].Span, ShareKind.PublicKeySwitch));
+            }
+
+            var result = pcks.KeySwitch(statistics, collector.Aggregate);
+            await store.PutArtifactAsync(scope, "result", material.Serializer.Serialize(result), ct).ConfigureAwait(false);
+            await UpdateAsync(job, "completed", $"released {releasedBlocks.Count} groups, suppressed {data.Suppressed}; noise σ {data.StatisticsSigma:G4} (normalized units)", data, ct).ConfigureAwait(false);
+            logger.LogInformation("Query job {JobId} completed: {Released} groups released", job.JobId, releasedBlocks.Count);
+        }
+    }
+
+    private async Task<EvaluationKeySet> EvaluationKeysAsync(KeySetRecord ks, CkksParameters p, CancellationToken ct)
+    {
+        var serializer = new CkksSerializer(p);
+        var galois = new List<GaloisKey>();
+        foreach (int step in SlotLayout.RotationSteps(p.MaxSlots))
+        {
+            var bytes = await store.GetArtifactAsync(KeySetRegistry.Scope(ks.KeySetId), $"galois-key:{p.Rlwe.GaloisElementForRotation(step)}", ct).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Key set {ks.KeySetId} has no rotation key for step {step}; analytics key sets need every power-of-two rotation.");
+            galois.Add(serializer.DeserializeGaloisKey(bytes));
+        }
+
+        return new EvaluationKeySet(galoisKeys: galois);
+    }
+
+    private static CustodianTask NoiseTask(KeyMaterial material, Ciphertext target, IEnumerable<int> slots, double sigma)
+    {
+        var task = new CustodianTask
+        {
+            Kind = CustodianTaskKind.QueryNoise,
+            NoiseSigma = sigma,
+            Level = target.Level,
+            Scale = target.Scale,
+            PublicKey = ByteString.CopyFrom(material.PublicKeyBytes),
+            KeySetId = material.Record.KeySetId,
+            Description = "encrypted Gaussian noise share for a query release",
+        };
+        task.NoiseSlots.AddRange(slots);
+        return task;
+    }
+
+    private static CustodianTask SessionTask(CustodianTaskKind kind, KeySetRecord ks, QueryJobData data, byte[] ciphertext, int session, byte[]? receiver)
+    {
+        var task = new CustodianTask
+        {
+            Kind = kind,
+            Threshold = ks.Threshold,
+            FloodingSigma = data.FloodingSigma,
+            FloodingBound = data.FloodingBound,
+            KeySetId = ks.KeySetId,
+            Description = kind == CustodianTaskKind.PublicKeySwitch ? "re-encrypt a query result to its researcher" : "decrypt noisy group counts",
+        };
+        task.Sessions.Add(ByteString.CopyFrom(Convert.FromHexString(data.Sessions![session])));
+        task.Ciphertexts.Add(ByteString.CopyFrom(ciphertext));
+        task.ActiveSet.AddRange(data.Active!.Select(a => (ulong)a));
+        if (receiver is not null)
+        {
+            task.PublicKey = ByteString.CopyFrom(receiver);
+        }
+
+        return task;
+    }
+
+    /// <summary>Creates the tasks once (deterministic ids) and returns all answers when in; a refusal or timeout fails the job.</summary>
+    private async Task<IReadOnlyList<(int Party, CustodianAnswer Answer)>?> CollectAsync(QueryJobRecord job, KeySetRecord ks, string kind, QueryJobData data, Func<int, CustodianTask> build, CancellationToken ct)
+    {
+        string scope = $"{Scope(job.JobId)}:{kind}";
+        var tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
+        if (tasks.Count < data.Active!.Length)
+        {
+            foreach (int party in data.Active)
+            {
+                var task = build(party);
+                task.TaskId = $"{job.JobId}/{kind}/p{party}";
+                await store.AddTaskAsync(new CustodianTaskRecord { TaskId = task.TaskId, Scope = scope, Party = party, Payload = task.ToByteArray(), CreatedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
+            }
+
+            board.Changed.Pulse();
+            tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
+        }
+
+        var answered = tasks.Where(t => t.Answer is not null).Select(t => (t.Party, Answer: CustodianAnswer.Parser.ParseFrom(t.Answer!))).ToList();
+        if (answered.FirstOrDefault(a => a.Answer.Refusal.Length > 0) is { Answer: not null } refused)
+        {
+            await UpdateAsync(job, "failed", $"custodian {refused.Party} refused the {kind} task: {refused.Answer.Refusal}", data, ct).ConfigureAwait(false);
+            return null;
+        }
+
+        if (answered.Count >= data.Active.Length)
+        {
+            return [.. answered.OrderBy(a => a.Party)];
+        }
+
+        if (time.GetUtcNow() - tasks.Min(t => t.CreatedAt) > options.Value.CustodianTimeout)
+        {
+            await UpdateAsync(job, "failed", $"custodians did not answer the {kind} task in time", data, ct).ConfigureAwait(false);
+            await store.WithdrawTasksAsync(scope, ct).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private async Task<QueryJobRecord?> UpdateAsync(QueryJobRecord job, string state, string message, QueryJobData data, CancellationToken ct) =>
+        await jobs.UpdateQueryJobAsync(job with { State = state, Message = message, Data = data.ToJson(), UpdatedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
+}
