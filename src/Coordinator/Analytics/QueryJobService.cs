@@ -168,6 +168,41 @@ public sealed class QueryJobService(
         return status;
     }
 
+    /// <summary>
+    /// Cancels a job of the caller that has not finished; its pending custodian tasks are withdrawn. The budget already
+    /// spent stays spent (noise may have been released to the custodians' counts pass).
+    /// </summary>
+    public async Task<QueryJobStatus> CancelAsync(string jobId, string callerId, bool isOperator, CancellationToken ct)
+    {
+        for (int attempt = 0; attempt < 10; attempt++)
+        {
+            var job = await jobs.GetQueryJobAsync(jobId, ct).ConfigureAwait(false);
+            if (job is null || (!isOperator && job.ResearcherId != callerId))
+            {
+                throw new GrpcStatusException(StatusCode.NotFound, $"Query job '{jobId}' not found.");
+            }
+
+            if (job.State is "completed" or "failed" or "cancelled")
+            {
+                throw new GrpcStatusException(StatusCode.FailedPrecondition, $"Query job '{jobId}' is {job.State}; it cannot be cancelled.");
+            }
+
+            var updated = await jobs.UpdateQueryJobAsync(job with { State = "cancelled", Message = "cancelled", UpdatedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
+            if (updated is not null)
+            {
+                foreach (var kind in new[] { "count-noise", "count-decrypt", "stat-noise", "stat-switch" })
+                {
+                    await store.WithdrawTasksAsync($"{Scope(jobId)}:{kind}", ct).ConfigureAwait(false);
+                }
+
+                board.Changed.Pulse();
+                return Status(updated, includeResult: false);
+            }
+        }
+
+        throw new GrpcStatusException(StatusCode.Aborted, "The job kept changing; try again.");
+    }
+
     private static QueryJobStatus Status(QueryJobRecord job, bool includeResult)
     {
         var data = QueryJobData.Parse(job.Data);
