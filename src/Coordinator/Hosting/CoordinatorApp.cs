@@ -8,6 +8,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using PrivateHealth.Coordinator.Api;
 using PrivateHealth.Coordinator.Keys;
 using PrivateHealth.Coordinator.Services;
 using PrivateHealth.Coordinator.Storage;
@@ -102,6 +103,7 @@ public static class CoordinatorApp
         builder.Services.AddSingleton<IQueryJobStore>(sp => (IQueryJobStore)sp.GetRequiredService<ICoordinatorStore>());
         builder.Services.AddSingleton<Analytics.QueryJobService>();
         builder.Services.AddHostedService<CoordinatorWorker>();
+        builder.Services.AddJobApi();
         builder.Services.AddHealthChecks().AddCheck<StoreHealthCheck>("store");
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
         {
@@ -114,8 +116,10 @@ public static class CoordinatorApp
 
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.UseJobApi();
         app.MapHealthChecks("/healthz");
         app.MapCoordinatorGrpc();
+        app.MapJobApi();
         return app;
     }
 
