@@ -338,11 +338,13 @@ public sealed class JobApiTests(JobApiFixture fixture, ITestOutputHelper output)
         Assert.True(paths.GetProperty("/api/cohorts").TryGetProperty("get", out var list));
         Assert.Equal("ListCohorts", list.GetProperty("operationId").GetString());
         Assert.Contains("multiple of 10", list.GetProperty("description").GetString(), StringComparison.Ordinal);
-        Assert.True(paths.GetProperty("/api/quotes").TryGetProperty("post", out _));
+        Assert.True(paths.GetProperty("/api/quotes").TryGetProperty("post", out var quote));
+        Assert.Contains("minParticipants", quote.GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.True(paths.GetProperty("/api/jobs").TryGetProperty("post", out var submit));
         Assert.True(submit.GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(submit.GetProperty("responses").TryGetProperty("410", out _));
-        Assert.True(paths.GetProperty("/api/jobs/{id}").TryGetProperty("get", out _));
+        Assert.True(paths.GetProperty("/api/jobs/{id}").TryGetProperty("get", out var get));
+        Assert.Contains("TrainingJobResponse", get.GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.True(paths.GetProperty("/api/jobs/{id}/result").TryGetProperty("get", out _));
         Assert.True(paths.GetProperty("/api/jobs/{id}/cancel").TryGetProperty("post", out _));
         Assert.Equal(6, paths.EnumerateObject().Count(p => p.Name.StartsWith("/api/", StringComparison.Ordinal)));
@@ -353,6 +355,133 @@ public sealed class JobApiTests(JobApiFixture fixture, ITestOutputHelper output)
         using var response = await http.PostAsJsonAsync("/api/quotes", new CreateQuoteRequest("breast_cancer", Sql, epsilon), Web, Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<QuoteResponse>(Web, Ct))!;
+    }
+
+    private static readonly JsonElement TrainingSpec = JsonDocument.Parse("""
+        { "model": "logistic", "features": 4, "rounds": 3, "minParticipants": 2, "localEpochs": 1, "batchSize": 16, "learningRate": 0.2, "strategy": "fedavg" }
+        """).RootElement.Clone();
+
+    private async Task<string> KeySetAsync() =>
+        (await fixture.Harness.App.Services.GetRequiredService<ICoordinatorStore>().ListKeySetsAsync(Ct)).First(k => k.State == "ready").KeySetId;
+
+    private async Task<QuoteResponse> TrainingQuoteAsync(HttpClient http, string cohortId)
+    {
+        using var response = await http.PostAsJsonAsync("/api/quotes", new CreateQuoteRequest(cohortId, null, null, "training", TrainingSpec, await KeySetAsync()), Web, Ct);
+        string body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return JsonSerializer.Deserialize<QuoteResponse>(body, Web)!;
+    }
+
+    [Theory]
+    [InlineData("diabetes-enrollment")] // an enrollment cohort only (not an analytics cohort)
+    [InlineData("breast_cancer")] // also an analytics cohort: the quote goes to the quotes table
+    public async Task ATrainingQuoteCreatesATrainingJobThatIsVisibleToItsResearcherOnly(string cohortId)
+    {
+        using var http = fixture.Http("trainer-1");
+        var quote = await TrainingQuoteAsync(http, cohortId);
+        Assert.Equal("training", quote.Kind);
+        Assert.Equal(cohortId, quote.CohortId);
+        Assert.Equal(2_000_000 + (3 * 100_000) + (2 * 250_000), quote.Price);
+        Assert.Equal(0, quote.Epsilon);
+        Assert.Equal(3, quote.Training!.Value.GetProperty("rounds").GetInt32());
+        Assert.Equal("fedavg", quote.Training.Value.GetProperty("strategy").GetString());
+
+        var submit = new SubmitJobRequest(quote.QuoteId, null, null, null, "train-key-1");
+        using var created = await http.PostAsJsonAsync("/api/jobs", submit, Web, Ct);
+        string createdBody = await created.Content.ReadAsStringAsync(Ct);
+        Assert.True(created.StatusCode == HttpStatusCode.Created, createdBody);
+        var job = JsonSerializer.Deserialize<TrainingJobResponse>(createdBody, Web)!;
+        Assert.StartsWith("job-", job.JobId, StringComparison.Ordinal);
+        Assert.Equal($"/api/jobs/{job.JobId}", created.Headers.Location!.OriginalString);
+
+        // replaying the key answers the same job; another job for the quote is a conflict
+        using (var replay = await http.PostAsJsonAsync("/api/jobs", submit, Web, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+            Assert.Equal(job.JobId, (await replay.Content.ReadFromJsonAsync<TrainingJobResponse>(Web, Ct))!.JobId);
+        }
+
+        using (var reuse = await http.PostAsJsonAsync("/api/jobs", submit with { IdempotencyKey = null }, Web, Ct))
+        {
+            await AssertProblemAsync(reuse, HttpStatusCode.Conflict);
+        }
+
+        var status = (await http.GetFromJsonAsync<TrainingJobResponse>($"/api/jobs/{job.JobId}", Web, Ct))!;
+        output.WriteLine($"{status.State}: {status.Message}");
+        Assert.Equal("training", status.Kind);
+        Assert.Contains(status.State, new[] { "pending", "running" });
+        Assert.Equal(cohortId, status.CohortId);
+        Assert.Equal(3, status.Rounds);
+        Assert.Equal(0, status.CurrentRound);
+        Assert.Equal(4, status.Spec.GetProperty("features").GetInt32());
+        Assert.Equal(0.2, status.Spec.GetProperty("learningRate").GetDouble());
+        Assert.Equal(job.JobId, status.Spec.GetProperty("jobId").GetString());
+
+        using (var result = await http.GetAsync($"/api/jobs/{job.JobId}/result", Ct))
+        {
+            await AssertProblemAsync(result, HttpStatusCode.Conflict);
+        }
+
+        using (var other = fixture.Http("researcher-2"))
+        {
+            using var notYours = await other.GetAsync($"/api/jobs/{job.JobId}", Ct);
+            await AssertProblemAsync(notYours, HttpStatusCode.NotFound);
+            using var notYourCancel = await other.PostAsync($"/api/jobs/{job.JobId}/cancel", null, Ct);
+            await AssertProblemAsync(notYourCancel, HttpStatusCode.NotFound);
+            using var notYourQuote = await other.PostAsJsonAsync("/api/jobs", new SubmitJobRequest(quote.QuoteId, null, null, null, null), Web, Ct);
+            await AssertProblemAsync(notYourQuote, HttpStatusCode.NotFound);
+        }
+
+        using (var op = fixture.Http("operator-1", Roles.Operator))
+        {
+            Assert.Equal(job.JobId, (await op.GetFromJsonAsync<TrainingJobResponse>($"/api/jobs/{job.JobId}", Web, Ct))!.JobId);
+        }
+
+        using var cancel = await http.PostAsync($"/api/jobs/{job.JobId}/cancel", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        Assert.Equal("cancelled", (await cancel.Content.ReadFromJsonAsync<TrainingJobResponse>(Web, Ct))!.State);
+        Assert.Equal("cancelled", (await http.GetFromJsonAsync<TrainingJobResponse>($"/api/jobs/{job.JobId}", Web, Ct))!.State);
+        using var again = await http.PostAsync($"/api/jobs/{job.JobId}/cancel", null, Ct);
+        await AssertProblemAsync(again, HttpStatusCode.Conflict);
+    }
+
+    [Fact]
+    public async Task ABadTrainingSpecIsABadRequestListingItsProblems()
+    {
+        using var http = fixture.Http("trainer-1");
+        var bad = JsonDocument.Parse("""{ "model": "tree", "features": 0, "rounds": -1, "strategy": "krum" }""").RootElement.Clone();
+        using var response = await http.PostAsJsonAsync("/api/quotes", new CreateQuoteRequest("diabetes-enrollment", null, null, "training", bad, await KeySetAsync()), Web, Ct);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        string[] problems = [.. problem.GetProperty("problems").EnumerateArray().Select(p => p.GetString()!)];
+        output.WriteLine(string.Join(Environment.NewLine, problems));
+        Assert.Contains(problems, p => p.StartsWith("model 'tree'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("features", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("rounds", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("strategy 'krum'", StringComparison.Ordinal));
+        Assert.Contains("features", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        using var unknownField = await http.PostAsJsonAsync("/api/quotes", new CreateQuoteRequest("diabetes-enrollment", null, null, "training",
+            JsonDocument.Parse("""{ "features": 4, "noSuchField": 1 }""").RootElement.Clone(), await KeySetAsync()), Web, Ct);
+        await AssertProblemAsync(unknownField, HttpStatusCode.BadRequest);
+        using var noKeySet = await http.PostAsJsonAsync("/api/quotes", new CreateQuoteRequest("diabetes-enrollment", null, null, "training", TrainingSpec, "ks-nope"), Web, Ct);
+        await AssertProblemAsync(noKeySet, HttpStatusCode.NotFound);
+        using var badKind = await http.PostAsJsonAsync("/api/quotes", new CreateQuoteRequest("diabetes-enrollment", null, null, "mining"), Web, Ct);
+        await AssertProblemAsync(badKind, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task AnExpiredTrainingQuoteIsGone()
+    {
+        using var http = fixture.Http("trainer-1");
+        var store = fixture.Harness.App.Services.GetRequiredService<IQueryJobStore>();
+        var past = DateTimeOffset.UtcNow.AddHours(-1);
+        await store.CreateQuoteAsync(new QuoteRecord
+        {
+            QuoteId = "q-train-expired", CohortId = "breast_cancer", ResearcherId = "trainer-1", Kind = "training",
+            Request = TrainingSpec.GetRawText(), PriceMicros = 1, CreatedAt = past, ExpiresAt = past.AddMinutes(15),
+        }, Ct);
+        using var expired = await http.PostAsJsonAsync("/api/jobs", new SubmitJobRequest("q-train-expired", null, null, null, null), Web, Ct);
+        Assert.Contains("expired", (await AssertProblemAsync(expired, HttpStatusCode.Gone)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected)

@@ -14,8 +14,12 @@ public sealed record CohortSummary(string CohortId, string State, JsonElement Sc
 /// <summary>Body of <c>POST /api/quotes</c>.</summary>
 /// <param name="CohortId">Required.</param>
 /// <param name="Query">Required: the SQL-like query text.</param>
-/// <param name="Epsilon">ε to spend; optional (default 1.0), must be positive and finite when given.</param>
-public sealed record CreateQuoteRequest(string? CohortId, string? Query, double? Epsilon);
+/// <param name="Epsilon">ε to spend; optional (default 1.0), must be positive and finite when given (queries only).</param>
+/// <param name="Kind">"query" (default) or "training".</param>
+/// <param name="Training">For training: the TrainingJobSpec as protobuf JSON (camelCase: model, features, rounds,
+/// minParticipants, localEpochs, batchSize, learningRate, strategy, ...; unset fields get their defaults).</param>
+/// <param name="KeySetId">For training: the key set the job's updates are encrypted under.</param>
+public sealed record CreateQuoteRequest(string? CohortId, string? Query, double? Epsilon, string? Kind = null, JsonElement? Training = null, string? KeySetId = null);
 
 /// <summary>A price quote; valid until <paramref name="ExpiresAt"/> and usable by one job.</summary>
 /// <param name="QuoteId">The quote id to submit with.</param>
@@ -25,14 +29,18 @@ public sealed record CreateQuoteRequest(string? CohortId, string? Query, double?
 /// <param name="Epsilon">ε the job will spend.</param>
 /// <param name="Delta">δ the job will spend.</param>
 /// <param name="ExpiresAt">When the quote expires.</param>
-/// <param name="Groups">Number of output groups of the query (before suppression).</param>
-public sealed record QuoteResponse(string QuoteId, string CohortId, string Query, long Price, double Epsilon, double Delta, DateTimeOffset ExpiresAt, int Groups);
+/// <param name="Groups">Number of output groups of the query (before suppression; 0 for training).</param>
+/// <param name="Kind">"query" or "training".</param>
+/// <param name="Training">For training: the priced spec with its defaults (canonical protobuf JSON).</param>
+/// <param name="KeySetId">For training: the key set of the job.</param>
+public sealed record QuoteResponse(string QuoteId, string CohortId, string Query, long Price, double Epsilon, double Delta, DateTimeOffset ExpiresAt, int Groups,
+    string Kind = "query", JsonElement? Training = null, string? KeySetId = null);
 
 /// <summary>Body of <c>POST /api/jobs</c>.</summary>
 /// <param name="QuoteId">Required: an unexpired, unused quote of the caller.</param>
-/// <param name="CohortId">Required: the quote's cohort.</param>
-/// <param name="Query">Required: the quoted query text.</param>
-/// <param name="ResearcherPublicKey">Required: base64 of the researcher's CKKS public key (CkksSerializer bytes).</param>
+/// <param name="CohortId">Required for queries (optional for training; must match the quote when given): the quote's cohort.</param>
+/// <param name="Query">Required for queries: the quoted query text.</param>
+/// <param name="ResearcherPublicKey">Required for queries: base64 of the researcher's CKKS public key (CkksSerializer bytes).</param>
 /// <param name="IdempotencyKey">Optional (or the <c>Idempotency-Key</c> header): replaying it returns the first job.</param>
 public sealed record SubmitJobRequest(string? QuoteId, string? CohortId, string? Query, string? ResearcherPublicKey, string? IdempotencyKey);
 
@@ -52,3 +60,35 @@ public sealed record JobResponse(string JobId, string State, string Message, str
 /// <param name="Ciphertext">Base64 of the result ciphertext (CkksSerializer bytes), encrypted to the researcher's key.</param>
 /// <param name="ReleasedSlots">First slots of the released output groups.</param>
 public sealed record JobResultResponse(string JobId, string Ciphertext, int[] ReleasedSlots);
+
+/// <summary>One round of a training job.</summary>
+/// <param name="Round">Round number (0-based).</param>
+/// <param name="State">Round state.</param>
+/// <param name="Selected">Participants sampled for the round.</param>
+/// <param name="Received">Updates received.</param>
+/// <param name="Bytes">Bytes uploaded.</param>
+/// <param name="TotalWeight">Total example weight aggregated.</param>
+/// <param name="Extensions">Deadline extensions used.</param>
+/// <param name="Message">Round message.</param>
+public sealed record TrainingRoundResponse(int Round, string State, int Selected, int Received, long Bytes, double TotalWeight, int Extensions, string Message);
+
+/// <summary>A training job's status (<c>GET /api/jobs/{id}</c> for ids <c>job-…</c>).</summary>
+/// <param name="JobId">The job id.</param>
+/// <param name="Kind">Always "training".</param>
+/// <param name="State">"pending" (waiting for its key set or enough participants), "running", "completed", "failed" or "cancelled".</param>
+/// <param name="Message">Progress or failure message.</param>
+/// <param name="CohortId">The participants' enrollment cohort.</param>
+/// <param name="CurrentRound">The round in progress (equals the number of completed rounds while running).</param>
+/// <param name="Rounds">Total rounds of the job.</param>
+/// <param name="Spec">The job's spec (canonical protobuf JSON).</param>
+/// <param name="History">Per-round metrics.</param>
+public sealed record TrainingJobResponse(string JobId, string Kind, string State, string Message, string CohortId, int CurrentRound, int Rounds,
+    JsonElement Spec, TrainingRoundResponse[] History);
+
+/// <summary>The final model of a completed training job.</summary>
+/// <param name="JobId">The job id.</param>
+/// <param name="Model">"logistic", "linear" or "softmax".</param>
+/// <param name="Features">Number of input features.</param>
+/// <param name="Classes">Number of classes (1 for logistic/linear).</param>
+/// <param name="Parameters">The global model parameters after the last round.</param>
+public sealed record TrainingResultResponse(string JobId, string Model, int Features, int Classes, double[] Parameters);

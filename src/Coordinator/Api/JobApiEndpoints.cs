@@ -48,7 +48,7 @@ public static class JobApiEndpoints
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "PrivateHealth coordinator job API";
-            doc.Info.Description = "Cohorts, quotes and encrypted query jobs. Errors are RFC 7807 problem details. " +
+            doc.Info.Description = "Cohorts, quotes, encrypted query jobs and federated training jobs. Errors are RFC 7807 problem details. " +
                 "Authenticate with `Authorization: Bearer <token>` (role researcher; operators may read and cancel any job).";
             return Task.CompletedTask;
         }));
@@ -101,9 +101,17 @@ public static class JobApiEndpoints
         api.MapPost("/quotes", CreateQuoteAsync)
             .RequireAuthorization(ResearcherPolicy)
             .WithName("CreateQuote")
-            .WithSummary("Prices a query on a cohort.")
-            .WithDescription("Returns a quote valid for 15 minutes and usable by one job. `price` is in micro-units; " +
-                "`epsilon` is optional (default 1.0) and may not exceed the cohort's remaining budget (409).")
+            .WithSummary("Prices a query on a cohort, or a federated training job.")
+            .WithDescription("Returns a quote valid for 15 minutes and usable by one job. `price` is in micro-units. " +
+                "`kind` is \"query\" (default) or \"training\". For a query: `cohortId` and `query` are required; " +
+                "`epsilon` is optional (default 1.0) and may not exceed the cohort's remaining budget (409). " +
+                "For training: `cohortId` (the participants' enrollment cohort), `keySetId` and `training` (the TrainingJobSpec as " +
+                "camelCase protobuf JSON: model, features, classes, rounds, sampleFraction, minParticipants, localEpochs, batchSize, " +
+                "learningRate, strategy, dpClipNorm, dpNoiseMultiplier, ...; unset fields get their defaults) are required; an invalid " +
+                "spec is 400 with every problem in `problems`, an unknown key set 404. Training price = " +
+                $"{TrainingJobApi.BasePrice} + {TrainingJobApi.PricePerRound} × rounds + {TrainingJobApi.PricePerParticipant} × minParticipants " +
+                "(expected participants per round). Training `epsilon` is 0 without DP noise; with `dpNoiseMultiplier` σ > 0 it is the " +
+                $"Gaussian-mechanism bound over all rounds without subsampling amplification, ρ = rounds/(2σ²), ε = ρ + 2√(ρ ln(1/δ)), δ = {TrainingJobApi.DpDelta}.")
             .Accepts<CreateQuoteRequest>("application/json")
             .Produces<QuoteResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -115,11 +123,13 @@ public static class JobApiEndpoints
         api.MapPost("/jobs", SubmitJobAsync)
             .RequireAuthorization(ResearcherPolicy)
             .WithName("SubmitJob")
-            .WithSummary("Submits a query job for a quote.")
+            .WithSummary("Submits a query or training job for a quote.")
             .WithDescription("201 with `Location` for a new job; 200 with the same job when the idempotency key " +
                 "(body `idempotencyKey` or `Idempotency-Key` header) was used before by the caller. " +
-                "404 unknown cohort or quote; 410 Gone for an expired quote; 409 for a quote already used by another job " +
-                "or a key set that is not ready; 400 for a quote of another query/cohort or a bad public key.")
+                "404 unknown cohort or quote (or another researcher's quote); 410 Gone for an expired quote; 409 for a quote already used by another job " +
+                "or a key set that is not ready; 400 for a quote of another query/cohort or a bad public key. " +
+                "For a training quote only `quoteId` is required (`cohortId` must match when given); the answer is a TrainingJobResponse " +
+                "(`kind` \"training\", id `job-…`) and the job waits (state \"pending\") until enough consenting participants are online.")
             .Accepts<SubmitJobRequest>("application/json")
             .Produces<JobResponse>(StatusCodes.Status201Created)
             .Produces<JobResponse>(StatusCodes.Status200OK)
@@ -133,9 +143,12 @@ public static class JobApiEndpoints
         api.MapGet("/jobs/{id}", GetJobAsync)
             .RequireAuthorization(ReaderPolicy)
             .WithName("GetJob")
-            .WithSummary("A job's state, message, released groups and noise scales.")
-            .WithDescription("Researchers see only their own jobs (others: 404); operators see all.")
+            .WithSummary("A job's state, message, released groups and noise scales (query) or spec, rounds and per-round metrics (training).")
+            .WithDescription("Researchers see only their own jobs (others: 404); operators see all, including training jobs created by the operator API. " +
+                "Query job ids start with `qj-` (JobResponse); training job ids with `job-` (TrainingJobResponse: state, currentRound, rounds, " +
+                "spec and history of per-round metrics).")
             .Produces<JobResponse>(StatusCodes.Status200OK)
+            .Produces<TrainingJobResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -143,13 +156,15 @@ public static class JobApiEndpoints
         api.MapGet("/jobs/{id}/result", GetResultAsync)
             .RequireAuthorization(ReaderPolicy)
             .WithName("GetJobResult")
-            .WithSummary("The result ciphertext of a completed job.")
-            .WithDescription("409 problem until the job is completed (also when it failed or was cancelled). By default the " +
+            .WithSummary("The result ciphertext of a completed query job, or the final model of a completed training job.")
+            .WithDescription("409 problem until the job is completed (also when it failed or was cancelled). For a training job the answer " +
+                "is JSON (TrainingResultResponse) with the final global model parameters. For a query job, by default the " +
                 "body is the raw ciphertext (CkksSerializer bytes, `application/octet-stream`, encrypted to the researcher's key) " +
                 $"and the released slots are in the `{ReleasedSlotsHeader}` header (comma-separated). With `Accept: application/json` " +
                 "the answer is JSON with the ciphertext in base64 and the released slots.")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
             .Produces<JobResultResponse>(StatusCodes.Status200OK, "application/json")
+            .Produces<TrainingResultResponse>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -159,8 +174,10 @@ public static class JobApiEndpoints
             .RequireAuthorization(ReaderPolicy)
             .WithName("CancelJob")
             .WithSummary("Cancels an unfinished job (the privacy budget already spent stays spent).")
-            .WithDescription("409 when the job already completed, failed or was cancelled.")
+            .WithDescription("409 when the job already completed, failed or was cancelled. Training jobs (`job-…`) answer a " +
+                "TrainingJobResponse; their pending custodian tasks are withdrawn.")
             .Produces<JobResponse>(StatusCodes.Status200OK)
+            .Produces<TrainingJobResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -195,7 +212,18 @@ public static class JobApiEndpoints
             return problem;
         }
 
-        var missing = Missing(("cohortId", body!.CohortId), ("query", body.Query));
+        switch (body!.Kind)
+        {
+            case null or "" or "query":
+                break;
+            case "training":
+                var cohortMissing = Missing(("cohortId", body.CohortId ?? (body.Training is { ValueKind: JsonValueKind.Object } t && t.TryGetProperty("cohortId", out var c) ? c.ToString() : null)));
+                return cohortMissing ?? await TrainingJobApi.CreateQuoteAsync(http, body, Caller(http), ct).ConfigureAwait(false);
+            default:
+                return ApiProblems.BadRequest($"kind '{body.Kind}' is not \"query\" or \"training\".");
+        }
+
+        var missing = Missing(("cohortId", body.CohortId), ("query", body.Query));
         if (missing is not null)
         {
             return missing;
@@ -219,17 +247,23 @@ public static class JobApiEndpoints
             return problem;
         }
 
-        var missing = Missing(("quoteId", body!.QuoteId), ("cohortId", body.CohortId), ("query", body.Query), ("researcherPublicKey", body.ResearcherPublicKey));
-        if (missing is not null)
-        {
-            return missing;
-        }
-
         string? header = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
-        string? key = string.IsNullOrEmpty(body.IdempotencyKey) ? header : body.IdempotencyKey;
+        string? key = string.IsNullOrEmpty(body!.IdempotencyKey) ? header : body.IdempotencyKey;
         if (!string.IsNullOrEmpty(header) && !string.IsNullOrEmpty(body.IdempotencyKey) && header != body.IdempotencyKey)
         {
             return ApiProblems.BadRequest("The Idempotency-Key header and the idempotencyKey field differ.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(body.QuoteId)
+            && await TrainingJobApi.FindQuoteAsync(http.RequestServices, body.QuoteId, ct).ConfigureAwait(false) is { } trainingQuote)
+        {
+            return await TrainingJobApi.SubmitAsync(http, body, trainingQuote, Caller(http), key, ct).ConfigureAwait(false);
+        }
+
+        var missing = Missing(("quoteId", body.QuoteId), ("cohortId", body.CohortId), ("query", body.Query), ("researcherPublicKey", body.ResearcherPublicKey));
+        if (missing is not null)
+        {
+            return missing;
         }
 
         byte[] publicKey;
@@ -279,12 +313,22 @@ public static class JobApiEndpoints
 
     private static async Task<IResult> GetJobAsync(string id, HttpContext http, QueryJobService queries, CancellationToken ct)
     {
+        if (TrainingJobApi.IsTrainingJobId(id))
+        {
+            return await TrainingJobApi.GetAsync(http, id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
+        }
+
         var status = await queries.GetAsync(id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
         return TypedResults.Ok(ToResponse(status));
     }
 
     private static async Task<IResult> GetResultAsync(string id, HttpContext http, QueryJobService queries, CancellationToken ct)
     {
+        if (TrainingJobApi.IsTrainingJobId(id))
+        {
+            return await TrainingJobApi.ResultAsync(http, id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
+        }
+
         var status = await queries.GetAsync(id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
         if (status.State != "completed")
         {
@@ -304,6 +348,11 @@ public static class JobApiEndpoints
 
     private static async Task<IResult> CancelJobAsync(string id, HttpContext http, QueryJobService queries, CancellationToken ct)
     {
+        if (TrainingJobApi.IsTrainingJobId(id))
+        {
+            return await TrainingJobApi.CancelAsync(http, id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
+        }
+
         var status = await queries.CancelAsync(id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
         return TypedResults.Ok(ToResponse(status));
     }
