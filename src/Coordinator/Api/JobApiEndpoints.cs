@@ -59,8 +59,13 @@ public static class JobApiEndpoints
     public static WebApplication UseJobApi(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal), b => b.UseStatusCodePages());
-        app.UseAuthentication();
+        // only the REST API authenticates in middleware: gRPC endpoints authenticate in their RequireRoles wrapper,
+        // so running the middleware for them too would validate every call's token twice
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal), b =>
+        {
+            b.UseStatusCodePages();
+            b.UseAuthentication();
+        });
         app.UseAuthorization();
         return app;
     }
