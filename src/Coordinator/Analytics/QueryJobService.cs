@@ -326,7 +326,7 @@ public sealed class QueryJobService(
         if (job.State == "counting")
         {
             var counts = evaluator.Evaluate(aggregateCt, plan, countsOnly: true);
-            var noise = await CollectAsync(job, ks, "count-noise", data, party => NoiseTask(material, counts, plan.Blocks.Select(b => b.Slot), data.CountSigma / Math.Sqrt(ks.Threshold)), ct).ConfigureAwait(false);
+            var noise = await CollectAsync(job, "count-noise", data, party => NoiseTask(material, counts, plan.Blocks.Select(b => b.Slot), data.CountSigma / Math.Sqrt(ks.Threshold)), ct).ConfigureAwait(false);
             if (noise is null)
             {
                 return;
@@ -338,7 +338,7 @@ public sealed class QueryJobService(
             }
 
             var noisyBytes = material.Serializer.Serialize(counts);
-            var shares = await CollectAsync(job, ks, "count-decrypt", data, party => SessionTask(CustodianTaskKind.DecryptionShare, ks, data, noisyBytes, 0, null), ct).ConfigureAwait(false);
+            var shares = await CollectAsync(job, "count-decrypt", data, party => SessionTask(CustodianTaskKind.DecryptionShare, ks, data, noisyBytes, 0, null), ct).ConfigureAwait(false);
             if (shares is null)
             {
                 return;
@@ -366,7 +366,7 @@ public sealed class QueryJobService(
             var statistics = evaluator.Evaluate(aggregateCt, plan, releasedBlocks);
             int b = plan.Layout.Cells.BlockSize;
             var noiseSlots = releasedBlocks.SelectMany(x => Enumerable.Range(x.Slot, b)).ToList();
-            var noise = await CollectAsync(job, ks, "stat-noise", data, party => NoiseTask(material, statistics, noiseSlots, data.StatisticsSigma / Math.Sqrt(ks.Threshold)), ct).ConfigureAwait(false);
+            var noise = await CollectAsync(job, "stat-noise", data, party => NoiseTask(material, statistics, noiseSlots, data.StatisticsSigma / Math.Sqrt(ks.Threshold)), ct).ConfigureAwait(false);
             if (noise is null)
             {
                 return;
@@ -378,7 +378,7 @@ public sealed class QueryJobService(
             }
 
             var noisyBytes = material.Serializer.Serialize(statistics);
-            var shares = await CollectAsync(job, ks, "stat-switch", data, party => SessionTask(CustodianTaskKind.PublicKeySwitch, ks, data, noisyBytes, 1, job.ResearcherPublicKey), ct).ConfigureAwait(false);
+            var shares = await CollectAsync(job, "stat-switch", data, party => SessionTask(CustodianTaskKind.PublicKeySwitch, ks, data, noisyBytes, 1, job.ResearcherPublicKey), ct).ConfigureAwait(false);
             if (shares is null)
             {
                 return;
@@ -453,42 +453,17 @@ public sealed class QueryJobService(
     }
 
     /// <summary>Creates the tasks once (deterministic ids) and returns all answers when in; a refusal or timeout fails the job.</summary>
-    private async Task<IReadOnlyList<(int Party, CustodianAnswer Answer)>?> CollectAsync(QueryJobRecord job, KeySetRecord ks, string kind, QueryJobData data, Func<int, CustodianTask> build, CancellationToken ct)
+    private async Task<IReadOnlyList<(int Party, CustodianAnswer Answer)>?> CollectAsync(QueryJobRecord job, string kind, QueryJobData data, Func<int, CustodianTask> build, CancellationToken ct)
     {
         string scope = $"{Scope(job.JobId)}:{kind}";
-        var tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
-        if (tasks.Count < data.Active!.Length)
+        var collection = await CustodianTasks.CollectAsync(store, board, time.GetUtcNow(), scope, $"{job.JobId}/{kind}", data.Active!, build, kind, options.Value.CustodianTimeout, ct).ConfigureAwait(false);
+        if (collection.Failure is { } failure)
         {
-            foreach (int party in data.Active)
-            {
-                var task = build(party);
-                task.TaskId = $"{job.JobId}/{kind}/p{party}";
-                await store.AddTaskAsync(new CustodianTaskRecord { TaskId = task.TaskId, Scope = scope, Party = party, Payload = task.ToByteArray(), CreatedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
-            }
-
-            board.Changed.Pulse();
-            tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
-        }
-
-        var answered = tasks.Where(t => t.Answer is not null).Select(t => (t.Party, Answer: CustodianAnswer.Parser.ParseFrom(t.Answer!))).ToList();
-        if (answered.FirstOrDefault(a => a.Answer.Refusal.Length > 0) is { Answer: not null } refused)
-        {
-            await UpdateAsync(job, "failed", $"custodian {refused.Party} refused the {kind} task: {refused.Answer.Refusal}", data, ct).ConfigureAwait(false);
-            return null;
-        }
-
-        if (answered.Count >= data.Active.Length)
-        {
-            return [.. answered.OrderBy(a => a.Party)];
-        }
-
-        if (time.GetUtcNow() - tasks.Min(t => t.CreatedAt) > options.Value.CustodianTimeout)
-        {
-            await UpdateAsync(job, "failed", $"custodians did not answer the {kind} task in time", data, ct).ConfigureAwait(false);
+            await UpdateAsync(job, "failed", failure, data, ct).ConfigureAwait(false);
             await store.WithdrawTasksAsync(scope, ct).ConfigureAwait(false);
         }
 
-        return null;
+        return collection.Answers;
     }
 
     private async Task<QueryJobRecord?> UpdateAsync(QueryJobRecord job, string state, string message, QueryJobData data, CancellationToken ct) =>

@@ -299,50 +299,27 @@ public sealed class KeyCeremonyService(
     /// </summary>
     private async Task<IReadOnlyList<CustodianAnswer>?> EnsureTasksAsync(KeySetRecord ks, string phase, Func<int, CustodianTask> build, CancellationToken ct)
     {
-        string scope = TaskScope(ks.KeySetId, phase);
-        var tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
-        if (tasks.Count < ks.Members)
-        {
-            bool added = false;
-            for (int party = 1; party <= ks.Members; party++)
+        var collection = await CustodianTasks.CollectAsync(store, board, time.GetUtcNow(), TaskScope(ks.KeySetId, phase), $"{ks.KeySetId}/{phase}",
+            [.. Enumerable.Range(1, ks.Members)], party =>
             {
                 var task = build(party);
-                task.TaskId = $"{ks.KeySetId}/{phase}/p{party}";
                 task.KeySetId = ks.KeySetId;
                 task.Description = $"key ceremony {ks.KeySetId}: {phase}";
-                added |= await store.AddTaskAsync(new CustodianTaskRecord
-                {
-                    TaskId = task.TaskId,
-                    Scope = scope,
-                    Party = party,
-                    Payload = task.ToByteArray(),
-                    CreatedAt = time.GetUtcNow(),
-                }, ct).ConfigureAwait(false);
-            }
-
-            if (added)
-            {
-                board.Changed.Pulse();
-            }
-
-            tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
-        }
-
-        var answered = tasks.Where(t => t.Answer is not null).Select(t => (t.Party, Answer: CustodianAnswer.Parser.ParseFrom(t.Answer!))).ToList();
-        if (answered.FirstOrDefault(a => a.Answer.Refusal.Length > 0) is { Answer: not null } refused)
+                return task;
+            }, phase, timeout: null, ct).ConfigureAwait(false);
+        if (collection.Failure is { } failure)
         {
-            await FailAsync(ks, $"custodian {refused.Party} refused {phase}: {refused.Answer.Refusal}", ct).ConfigureAwait(false);
+            await FailAsync(ks, failure, ct).ConfigureAwait(false);
             return null;
         }
 
-        if (answered.Count < ks.Members)
+        if (collection.Answers is null)
         {
-            var waiting = tasks.Where(t => t.Answer is null).Select(t => t.Party).Order();
-            await SetMessageAsync(ks, $"{phase}: waiting for custodians {string.Join(", ", waiting)}", ct).ConfigureAwait(false);
+            await SetMessageAsync(ks, $"{phase}: waiting for custodians {string.Join(", ", collection.Waiting)}", ct).ConfigureAwait(false);
             return null;
         }
 
-        return [.. answered.OrderBy(a => a.Party).Select(a => a.Answer)];
+        return [.. collection.Answers.Select(a => a.Answer)];
     }
 
     private async Task<KeySetRecord?> AdvanceAsync(KeySetRecord ks, string phase, CancellationToken ct)

@@ -775,55 +775,18 @@ public sealed class TrainingService(
     /// </summary>
     private async Task<IReadOnlyList<(int Party, CustodianAnswer Answer)>?> CollectAsync(JobRecord job, RoundRecord round, string kind, RoundData data, Func<int, CustodianTask> build, CancellationToken ct)
     {
-        string scope = $"{RoundScope(job.JobId, round.Round)}:{kind}";
-        var tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
-        if (tasks.Count < data.Active!.Length)
+        var collection = await CustodianTasks.CollectAsync(store, board, time.GetUtcNow(), $"{RoundScope(job.JobId, round.Round)}:{kind}",
+            $"{job.JobId}/r{round.Round}/{kind}", data.Active!, build, kind, _options.CustodianTimeout, ct).ConfigureAwait(false);
+        if (collection.Failure is { } failure)
         {
-            bool added = false;
-            foreach (int party in data.Active)
-            {
-                var task = build(party);
-                task.TaskId = $"{job.JobId}/r{round.Round}/{kind}/p{party}";
-                added |= await store.AddTaskAsync(new CustodianTaskRecord
-                {
-                    TaskId = task.TaskId,
-                    Scope = scope,
-                    Party = party,
-                    Payload = task.ToByteArray(),
-                    CreatedAt = time.GetUtcNow(),
-                }, ct).ConfigureAwait(false);
-            }
-
-            if (added)
-            {
-                board.Changed.Pulse();
-            }
-
-            tasks = await store.ListTasksAsync(scope, ct).ConfigureAwait(false);
+            await FailRoundAsync(job, round, failure, ct).ConfigureAwait(false);
+        }
+        else if (collection.Answers is null)
+        {
+            await RoundMessageAsync(round, $"{kind}: waiting for custodian(s) {string.Join(", ", collection.Waiting)}", ct).ConfigureAwait(false);
         }
 
-        var answered = tasks.Where(t => t.Answer is not null).Select(t => (t.Party, Answer: CustodianAnswer.Parser.ParseFrom(t.Answer!))).ToList();
-        if (answered.FirstOrDefault(a => a.Answer.Refusal.Length > 0) is { Answer: not null } refused)
-        {
-            await FailRoundAsync(job, round, $"custodian {refused.Party} refused the {kind} task: {refused.Answer.Refusal}", ct).ConfigureAwait(false);
-            return null;
-        }
-
-        if (answered.Count >= data.Active.Length)
-        {
-            return [.. answered.OrderBy(a => a.Party)];
-        }
-
-        var waiting = tasks.Where(t => t.Answer is null).Select(t => t.Party).Order().ToList();
-        var oldest = tasks.Min(t => t.CreatedAt);
-        if (time.GetUtcNow() - oldest > _options.CustodianTimeout)
-        {
-            await FailRoundAsync(job, round, $"custodian(s) {string.Join(", ", waiting)} did not answer the {kind} task within {_options.CustodianTimeout.TotalSeconds:0} s", ct).ConfigureAwait(false);
-            return null;
-        }
-
-        await RoundMessageAsync(round, $"{kind}: waiting for custodian(s) {string.Join(", ", waiting)}", ct).ConfigureAwait(false);
-        return null;
+        return collection.Answers;
     }
 
     private async Task<JobRecord?> FailRoundAsync(JobRecord job, RoundRecord round, string message, CancellationToken ct)
