@@ -16,23 +16,31 @@ public sealed class CkksTestContext : IDisposable
         var rot = rotations.ToArray();
         var keys = new EvaluationKeySet(KeyGenerator.GenerateRelinearizationKey(SecretKey),
             rot.Length > 0 || conjugation ? KeyGenerator.GenerateRotationKeys(SecretKey, rot, conjugation) : null);
-        Encoder = new CkksEncoder(Parameters);
-        Encryptor = new Encryptor(Parameters.Rlwe, PublicKey);
-        SecretEncryptor = new Encryptor(Parameters.Rlwe, SecretKey);
-        Decryptor = new Decryptor(Parameters.Rlwe, SecretKey);
-        Evaluator = new CkksEvaluator(Parameters, keys);
+        // the encoder, encryptors, decryptor and evaluator own scratch buffers and are not thread-safe, while test
+        // classes sharing this context run in parallel: one instance of each per thread
+        _encoder = new(() => new CkksEncoder(Parameters));
+        _encryptor = new(() => new Encryptor(Parameters.Rlwe, PublicKey), trackAllValues: true);
+        _secretEncryptor = new(() => new Encryptor(Parameters.Rlwe, SecretKey), trackAllValues: true);
+        _decryptor = new(() => new Decryptor(Parameters.Rlwe, SecretKey));
+        _evaluator = new(() => new CkksEvaluator(Parameters, keys));
     }
+
+    private readonly ThreadLocal<CkksEncoder> _encoder;
+    private readonly ThreadLocal<Encryptor> _encryptor;
+    private readonly ThreadLocal<Encryptor> _secretEncryptor;
+    private readonly ThreadLocal<Decryptor> _decryptor;
+    private readonly ThreadLocal<CkksEvaluator> _evaluator;
 
     public string Name { get; }
     public CkksParameters Parameters { get; }
     public KeyGenerator KeyGenerator { get; }
     public SecretKey SecretKey { get; }
     public PublicKey PublicKey { get; }
-    public CkksEncoder Encoder { get; }
-    public Encryptor Encryptor { get; }
-    public Encryptor SecretEncryptor { get; }
-    public Decryptor Decryptor { get; }
-    public CkksEvaluator Evaluator { get; }
+    public CkksEncoder Encoder => _encoder.Value!;
+    public Encryptor Encryptor => _encryptor.Value!;
+    public Encryptor SecretEncryptor => _secretEncryptor.Value!;
+    public Decryptor Decryptor => _decryptor.Value!;
+    public CkksEvaluator Evaluator => _evaluator.Value!;
     public int Slots => Parameters.MaxSlots;
 
     /// <summary>Small insecure sets for fast evaluator tests (never use outside tests).</summary>
@@ -104,8 +112,11 @@ public sealed class CkksTestContext : IDisposable
     public void Dispose()
     {
         KeyGenerator.Dispose();
-        Encryptor.Dispose();
-        SecretEncryptor.Dispose();
+        foreach (var e in _encryptor.Values.Concat(_secretEncryptor.Values))
+        {
+            e.Dispose();
+        }
+
         SecretKey.Dispose();
     }
 }
