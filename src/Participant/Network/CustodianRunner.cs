@@ -213,16 +213,7 @@ public sealed class CustodianRunner : IDisposable
                 }
 
                 var publicKey = _serializer.DeserializePublicKey(task.PublicKey.Span);
-                var vector = new double[task.ValueCount];
-                using var random = new CryptoRandomSource();
-                var gaussian = new GaussianSampler(random);
-                for (int i = 0; i < task.NoisyValues; i++)
-                {
-                    vector[i] = task.NoiseSigma * gaussian.NextStandard();
-                }
-
-                using var encryptor = new Encryptor(_parameters.Rlwe, publicKey);
-                foreach (var ct in new UpdatePacker(_parameters).Encrypt(vector, encryptor))
+                foreach (var ct in CustodianNoise.EncryptUpdateNoise(_parameters, publicKey, task.ValueCount, task.NoisyValues, task.NoiseSigma))
                 {
                     answer.Shares.Add(ByteString.CopyFrom(_serializer.Serialize(ct)));
                 }
@@ -239,17 +230,8 @@ public sealed class CustodianRunner : IDisposable
                 }
 
                 var publicKey = _serializer.DeserializePublicKey(task.PublicKey.Span);
-                var values = new double[_parameters.MaxSlots];
-                using var random = new CryptoRandomSource();
-                var gaussian = new GaussianSampler(random);
-                foreach (int slot in task.NoiseSlots)
-                {
-                    values[slot] = task.NoiseSigma * gaussian.NextStandard();
-                }
-
-                using var encryptor = new Encryptor(_parameters.Rlwe, publicKey);
-                var plaintext = new CkksEncoder(_parameters).Encode(values, task.Level, task.Scale);
-                answer.Shares.Add(ByteString.CopyFrom(_serializer.Serialize(encryptor.Encrypt(plaintext))));
+                var noise = CustodianNoise.EncryptSlotNoise(_parameters, publicKey, task.NoiseSlots, task.NoiseSigma, task.Level, task.Scale);
+                answer.Shares.Add(ByteString.CopyFrom(_serializer.Serialize(noise)));
                 break;
             }
 
