@@ -18,11 +18,26 @@ public static class TrainingJobSpecs
     /// <summary>Strategy names accepted in <see cref="TrainingJobSpec.Strategy"/>.</summary>
     public static IReadOnlyList<string> Strategies { get; } = ["fedavg", "fedprox", "fedavgm", "fedadam"];
 
+    /// <summary>Whether the job is a federated query's collection (one round of encrypted analytics contributions).</summary>
+    public static bool IsFederatedQuery(this TrainingJobSpec spec) => spec?.FederatedQuery is not null;
+
     /// <summary>A copy with every unset (zero or empty) field given its default.</summary>
     public static TrainingJobSpec WithDefaults(this TrainingJobSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var s = spec.Clone();
+        if (s.IsFederatedQuery())
+        {
+            // one collection round over every consenting online agent; too few answers fail the query
+            if (s.Rounds == 0) { s.Rounds = 1; }
+            if (s.SampleFraction == 0) { s.SampleFraction = 1.0; }
+            if (s.MinParticipants == 0) { s.MinParticipants = 10; }
+            if (s.RoundDeadlineMs == 0) { s.RoundDeadlineMs = 120_000; }
+            if (string.IsNullOrEmpty(s.OnTooFew)) { s.OnTooFew = "fail"; }
+            if (s.MinAvailable == 0) { s.MinAvailable = s.MinParticipants; }
+            return s;
+        }
+
         if (string.IsNullOrEmpty(s.Model)) { s.Model = "logistic"; }
         if (s.Classes == 0) { s.Classes = s.Model == "softmax" ? 2 : 1; }
         if (s.Rounds == 0) { s.Rounds = 10; }
@@ -50,6 +65,21 @@ public static class TrainingJobSpecs
         ArgumentNullException.ThrowIfNull(spec);
         var p = new List<string>();
         if (string.IsNullOrWhiteSpace(spec.CohortId)) { p.Add("cohort_id is required."); }
+        if (spec.IsFederatedQuery())
+        {
+            if (string.IsNullOrWhiteSpace(spec.FederatedQuery.QueryJobId)) { p.Add("federated_query.query_job_id is required."); }
+            if (string.IsNullOrWhiteSpace(spec.FederatedQuery.Query)) { p.Add("federated_query.query is required."); }
+            if (spec.Rounds != 1) { p.Add("a federated query collects in exactly one round."); }
+            if (!(spec.SampleFraction > 0 && spec.SampleFraction <= 1)) { p.Add("sample_fraction must be in (0, 1]."); }
+            if (spec.MinParticipants < 1) { p.Add("min_participants must be >= 1."); }
+            if (spec.MinAvailable < spec.MinParticipants) { p.Add("min_available must be >= min_participants."); }
+            if (spec.RoundDeadlineMs < 100) { p.Add("round_deadline_ms must be >= 100."); }
+            if (spec.WaitAfterMinimumMs < 0) { p.Add("wait_after_minimum_ms must be >= 0."); }
+            if (spec.OnTooFew is not ("extend" or "fail")) { p.Add("on_too_few must be 'extend' or 'fail'."); }
+            if (spec.MaxRoundExtensions < 0) { p.Add("max_round_extensions must be >= 0."); }
+            return p;
+        }
+
         if (!Models.Contains(spec.Model)) { p.Add($"model '{spec.Model}' is not one of {string.Join(", ", Models)}."); }
         if (spec.Features is < 1 or > 1_000_000) { p.Add("features must be in [1, 1000000]."); }
         if (spec.Model == "softmax" && spec.Classes < 2) { p.Add("softmax needs classes >= 2."); }

@@ -43,7 +43,9 @@ public sealed class ParticipantAgentTests : IDisposable
         agent.Consent.Grant(ConsentPurpose.Analytics, "cohort-a");
         agent.Consent.Grant(ConsentPurpose.Training, "cohort-b");
         Assert.Throws<ConsentRequiredException>(() => agent.CreateTrainingContribution("cohort-a", model, data, new FederatedConfig(), 0, 0, Training, pk));
-        Assert.Throws<ConsentRequiredException>(() => agent.CreateAnalyticsContribution("cohort-b", [1.0, 2.0], Training, pk));
+        var schema = PrivateHealth.EncryptedQuery.Schema.CohortSchema.Parse("""{ "version": 1, "id": "cohort_b", "dimensions": [ { "name": "sex", "kind": "categorical", "values": ["f", "m"] } ], "measures": [ { "name": "steps", "lo": 0, "hi": 30000 } ] }""");
+        var summary = new Dictionary<string, object> { ["sex"] = "f", ["steps"] = 8000.0 };
+        Assert.Throws<ConsentRequiredException>(() => agent.CreateAnalyticsContribution("cohort-b", schema, summary, Training, pk));
     }
 
     [Fact]

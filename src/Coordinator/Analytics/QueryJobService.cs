@@ -6,6 +6,8 @@ using Microsoft.Extensions.Options;
 using PrivateHealth.Coordinator.Hosting;
 using PrivateHealth.Coordinator.Keys;
 using PrivateHealth.Coordinator.Storage;
+using PrivateHealth.Coordinator.Training;
+using PrivateHealth.EncryptedQuery.Federated;
 using PrivateHealth.EncryptedQuery.Evaluation;
 using PrivateHealth.EncryptedQuery.Planning;
 using PrivateHealth.EncryptedQuery.Query;
@@ -35,6 +37,12 @@ internal sealed record QueryJobData
     public int[]? ReleasedSlots { get; init; }
     public int Suppressed { get; init; }
     public DateTimeOffset? TasksAt { get; init; }
+    /// <summary>"schema" or "federated".</summary>
+    public string Mode { get; init; } = "schema";
+    /// <summary>Federated mode: the collection job whose single round gathers the agents' filtered contributions.</summary>
+    public string? CollectionJobId { get; init; }
+    /// <summary>How many encrypted contributions the frozen aggregate sums.</summary>
+    public int Contributors { get; init; }
 
     public static QueryJobData Parse(string? json) => json is null ? new QueryJobData() : JsonSerializer.Deserialize<QueryJobData>(json) ?? new QueryJobData();
 
@@ -54,6 +62,7 @@ public sealed class QueryJobService(
     ICoordinatorStore store,
     KeySetRegistry keys,
     AnalyticsService analytics,
+    TrainingService training,
     PresenceTracker presence,
     CustodianTaskBoard board,
     TimeProvider time,
@@ -68,12 +77,16 @@ public sealed class QueryJobService(
 
     private static string Scope(string jobId) => "query:" + jobId;
 
-    /// <summary>Prices a query: a base fee, a fee per released group and a price per ε.</summary>
+    /// <summary>Extra fee of a federated query (the agents' work in a collection round).</summary>
+    public const long FederatedFeeMicros = 2_000_000;
+
+    /// <summary>Prices a query: a base fee, a fee per released group, a price per ε and, in federated mode, a collection fee.</summary>
     public async Task<QueryQuote> QuoteAsync(string researcherId, QuoteQueryRequest request, CancellationToken ct)
     {
         var cohort = await cohorts.GetCohortAsync(request.CohortId, ct).ConfigureAwait(false)
             ?? throw new GrpcStatusException(StatusCode.NotFound, $"Cohort '{request.CohortId}' not found.");
-        var plan = Plan(cohort, request.Query);
+        var moded = Plan(cohort, request.Query);
+        var plan = moded.Plan;
         double epsilon = request.Epsilon > 0 ? request.Epsilon : 1.0;
         if (epsilon > cohort.EpsilonBudget - cohort.EpsilonSpent)
         {
@@ -90,7 +103,7 @@ public sealed class QueryJobService(
             Request = request.Query,
             Epsilon = epsilon,
             Delta = DeltaPerQuery,
-            PriceMicros = 1_000_000 + (plan.Blocks.Count * 10_000) + (long)(epsilon * 5_000_000),
+            PriceMicros = 1_000_000 + (plan.Blocks.Count * 10_000) + (long)(epsilon * 5_000_000) + (moded.Mode == QueryMode.Federated ? FederatedFeeMicros : 0),
             CreatedAt = now,
             ExpiresAt = now + QuoteLifetime,
         };
@@ -105,6 +118,7 @@ public sealed class QueryJobService(
             PriceMicros = quote.PriceMicros,
             ExpiresUnixMs = quote.ExpiresAt.ToUnixTimeMilliseconds(),
             Groups = plan.Blocks.Count,
+            Mode = moded.Mode.WireName(),
         };
     }
 
@@ -124,7 +138,7 @@ public sealed class QueryJobService(
             throw new GrpcStatusException(StatusCode.InvalidArgument, $"researcher_public_key is not a public key for the cohort's parameters ({ex.Error}).");
         }
 
-        Plan(cohort, request.Query);
+        var mode = Plan(cohort, request.Query).Mode;
         var now = time.GetUtcNow();
         var (job, outcome) = await jobs.CreateQueryJobAsync(new QueryJobRecord
         {
@@ -136,7 +150,7 @@ public sealed class QueryJobService(
             QueryText = request.Query,
             ResearcherPublicKey = request.ResearcherPublicKey.ToByteArray(),
             State = "pending",
-            Data = new QueryJobData().ToJson(),
+            Data = new QueryJobData { Mode = mode.WireName() }.ToJson(),
             CreatedAt = now,
             UpdatedAt = now,
         }, now, ct).ConfigureAwait(false);
@@ -190,6 +204,11 @@ public sealed class QueryJobService(
             var updated = await jobs.UpdateQueryJobAsync(job with { State = "cancelled", Message = "cancelled", UpdatedAt = time.GetUtcNow() }, ct).ConfigureAwait(false);
             if (updated is not null)
             {
+                if (QueryJobData.Parse(job.Data).CollectionJobId is { } collection)
+                {
+                    await training.CancelAsync(collection, ct).ConfigureAwait(false);
+                }
+
                 foreach (var kind in new[] { "count-noise", "count-decrypt", "stat-noise", "stat-switch" })
                 {
                     await store.WithdrawTasksAsync($"{Scope(jobId)}:{kind}", ct).ConfigureAwait(false);
@@ -215,17 +234,20 @@ public sealed class QueryJobService(
             SuppressedGroups = data.Suppressed,
             CountSigma = data.CountSigma,
             StatisticsSigma = data.StatisticsSigma,
+            Mode = data.Mode,
+            CollectionJobId = data.CollectionJobId ?? string.Empty,
+            Contributors = data.Contributors,
         };
         status.ReleasedSlots.AddRange(data.ReleasedSlots ?? []);
         _ = includeResult;
         return status;
     }
 
-    private static QueryPlan Plan(CohortRecord cohort, string query)
+    private static ModedPlan Plan(CohortRecord cohort, string query)
     {
         try
         {
-            return QueryPlanner.Plan(QueryParser.Parse(query), CohortSchema.Parse(cohort.SchemaJson));
+            return QueryModes.Plan(query, CohortSchema.Parse(cohort.SchemaJson));
         }
         catch (FormatException ex)
         {
@@ -266,28 +288,71 @@ public sealed class QueryJobService(
 
         var p = material.Parameters;
         var schema = CohortSchema.Parse(cohort.SchemaJson);
-        var plan = QueryPlanner.Plan(QueryParser.Parse(job.QueryText), schema);
+        var plan = QueryModes.Plan(job.QueryText, schema).Plan;
         var ks = material.Record;
         var data = QueryJobData.Parse(job.Data);
         string scope = Scope(job.JobId);
         var quote = (await jobs.GetQuoteAsync(job.QuoteId, ct).ConfigureAwait(false))!;
 
-        if (job.State == "pending")
+        if (job.State == "pending" && data.Mode == "federated")
         {
-            if (!data.BudgetSpent)
+            // the agents evaluate the WHERE clause on their own data in a collection round; nothing is spent until it closes
+            var collection = await training.CreateCollectionAsync(new TrainingJobSpec
             {
-                // a crash between the spend and its record spends twice: it can over-spend, never under-spend
-                if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
+                CohortId = cohort.CohortId,
+                FederatedQuery = new FederatedQuerySpec { QueryJobId = job.JobId, Query = job.QueryText },
+                MinParticipants = schema.MinGroupSize,
+                RoundDeadlineMs = (long)options.Value.FederatedQueryDeadline.TotalMilliseconds,
+                WaitAfterMinimumMs = (long)options.Value.FederatedQueryWaitAfterMinimum.TotalMilliseconds,
+                Seed = BitConverter.ToUInt64(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(job.JobId))),
+            }, cohort.KeySetId, ct).ConfigureAwait(false);
+            data = data with { CollectionJobId = collection.JobId };
+            await UpdateAsync(job, "collecting", $"asking online agents (collection {collection.JobId})", data, ct).ConfigureAwait(false);
+            return;
+        }
+
+        if (job.State == "collecting")
+        {
+            var collection = await store.GetJobAsync(data.CollectionJobId!, ct).ConfigureAwait(false);
+            if (collection is null || collection.State is JobState.Failed or JobState.Cancelled)
+            {
+                await UpdateAsync(job, "failed", $"the federated collection did not complete ({collection?.Message ?? "missing"}); nothing was spent", data, ct).ConfigureAwait(false);
+                return;
+            }
+
+            if (collection.State != JobState.Completed)
+            {
+                var round = await store.GetRoundAsync(collection.JobId, 0, ct).ConfigureAwait(false);
+                string progress = round is null ? collection.Message ?? "waiting for agents" : $"{round.State.ToString().ToLowerInvariant()}: {round.Message ?? $"{round.Selected.Count} agents asked"}";
+                if (progress != job.Message)
                 {
-                    await UpdateAsync(job, "failed", "the query would exceed the cohort's privacy budget; nothing was spent", data, ct).ConfigureAwait(false);
-                    return;
+                    await UpdateAsync(job, "collecting", progress, data, ct).ConfigureAwait(false);
                 }
 
-                var settings = new ReleaseSettings { MinGroupSize = schema.MinGroupSize, EpsilonPerQuery = quote.Epsilon, DeltaPerQuery = quote.Delta };
-                var (countSigma, statSigma) = ReleasePolicy.Sigmas(schema, settings);
-                data = data with { BudgetSpent = true, CountSigma = countSigma, StatisticsSigma = statSigma };
-                job = await UpdateAsync(job, "pending", "budget spent", data, ct).ConfigureAwait(false) ?? job;
+                return;
             }
+
+            var sum = await store.GetAccumulatorAsync(collection.JobId, 0, ct).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Collection {collection.JobId} completed without its sum.");
+            if (await SpendAsync(job, cohort, schema, quote, data, ct).ConfigureAwait(false) is not { } spent)
+            {
+                return;
+            }
+
+            (job, data) = (spent, QueryJobData.Parse(spent.Data));
+            await store.PutArtifactAsync(scope, "aggregate", sum.Ciphertexts[0], ct).ConfigureAwait(false);
+            data = data with { Contributors = sum.UploadCount };
+            job = await UpdateAsync(job, "ready", $"{sum.UploadCount} agents contributed", data, ct).ConfigureAwait(false) ?? job;
+        }
+
+        if (job.State == "pending")
+        {
+            if (await SpendAsync(job, cohort, schema, quote, data, ct).ConfigureAwait(false) is not { } spent)
+            {
+                return;
+            }
+
+            (job, data) = (spent, QueryJobData.Parse(spent.Data));
 
             // freeze the aggregate the job answers from
             var aggregate = await analytics.FoldAsync(cohort, ct).ConfigureAwait(false);
@@ -298,14 +363,25 @@ public sealed class QueryJobService(
             }
 
             await store.PutArtifactAsync(scope, "aggregate", aggregate.Ciphertext, ct).ConfigureAwait(false);
+            data = data with { Contributors = Math.Max(data.Contributors, aggregate.Contributors) };
+            job = await UpdateAsync(job, "ready", $"aggregate of {aggregate.Contributors} contributions frozen", data, ct).ConfigureAwait(false) ?? job;
+        }
+
+        if (job.State == "ready")
+        {
             var online = presence.OnlineCustodians.Where(x => x >= 1 && x <= ks.Members).ToList();
             if (online.Count < ks.Threshold)
             {
-                await UpdateAsync(job, "pending", $"waiting for custodians: {online.Count} of {ks.Threshold} online", data, ct).ConfigureAwait(false);
+                string waiting = $"waiting for custodians: {online.Count} of {ks.Threshold} online";
+                if (waiting != job.Message)
+                {
+                    await UpdateAsync(job, "ready", waiting, data, ct).ConfigureAwait(false);
+                }
+
                 return;
             }
 
-            var flooding = UpdateRelease.FloodingFor(p, ks.Members, aggregate.Contributors + ks.Threshold + 64);
+            var flooding = UpdateRelease.FloodingFor(p, ks.Members, data.Contributors + ks.Threshold + 64);
             data = data with
             {
                 Active = [.. online.Take(ks.Threshold)],
@@ -316,6 +392,11 @@ public sealed class QueryJobService(
                 TasksAt = time.GetUtcNow(),
             };
             await UpdateAsync(job, "counting", "computing noisy group counts", data, ct).ConfigureAwait(false);
+            return;
+        }
+
+        if (job.State is not ("counting" or "computing"))
+        {
             return;
         }
 
@@ -398,6 +479,29 @@ public sealed class QueryJobService(
             await UpdateAsync(job, "completed", $"released {releasedBlocks.Count} groups, suppressed {data.Suppressed}; noise σ {data.StatisticsSigma:G4} (normalized units)", data, ct).ConfigureAwait(false);
             logger.LogInformation("Query job {JobId} completed: {Released} groups released", job.JobId, releasedBlocks.Count);
         }
+    }
+
+    /// <summary>
+    /// Spends the quote's (ε, δ) once per job and returns the updated job; null when the budget refuses (the job is then
+    /// failed and nothing is spent) or the job changed meanwhile (the next step retries).
+    /// </summary>
+    private async Task<QueryJobRecord?> SpendAsync(QueryJobRecord job, CohortRecord cohort, CohortSchema schema, QuoteRecord quote, QueryJobData data, CancellationToken ct)
+    {
+        if (data.BudgetSpent)
+        {
+            return job;
+        }
+
+        // a crash between the spend and its record spends twice: it can over-spend, never under-spend
+        if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
+        {
+            await UpdateAsync(job, "failed", "the query would exceed the cohort's privacy budget; nothing was spent", data, ct).ConfigureAwait(false);
+            return null;
+        }
+
+        var settings = new ReleaseSettings { MinGroupSize = schema.MinGroupSize, EpsilonPerQuery = quote.Epsilon, DeltaPerQuery = quote.Delta };
+        var (countSigma, statSigma) = ReleasePolicy.Sigmas(schema, settings);
+        return await UpdateAsync(job, job.State, "budget spent", data with { BudgetSpent = true, CountSigma = countSigma, StatisticsSigma = statSigma }, ct).ConfigureAwait(false);
     }
 
     private async Task<EvaluationKeySet> EvaluationKeysAsync(KeySetRecord ks, CkksParameters p, CancellationToken ct)

@@ -33,8 +33,10 @@ public sealed record CreateQuoteRequest(string? CohortId, string? Query, double?
 /// <param name="Kind">"query" or "training".</param>
 /// <param name="Training">For training: the priced spec with its defaults (canonical protobuf JSON).</param>
 /// <param name="KeySetId">For training: the key set of the job.</param>
+/// <param name="Mode">For queries: "schema" (answered from the cohort's encrypted aggregate) or "federated" (the WHERE clause names
+/// fields outside the schema, so online agents evaluate it on their own data in a collection round; priced higher).</param>
 public sealed record QuoteResponse(string QuoteId, string CohortId, string Query, long Price, double Epsilon, double Delta, DateTimeOffset ExpiresAt, int Groups,
-    string Kind = "query", JsonElement? Training = null, string? KeySetId = null);
+    string Kind = "query", JsonElement? Training = null, string? KeySetId = null, string? Mode = null);
 
 /// <summary>Body of <c>POST /api/jobs</c>.</summary>
 /// <param name="QuoteId">Required: an unexpired, unused quote of the caller.</param>
@@ -46,14 +48,19 @@ public sealed record SubmitJobRequest(string? QuoteId, string? CohortId, string?
 
 /// <summary>A query job's status.</summary>
 /// <param name="JobId">The job id.</param>
-/// <param name="State">"pending", "counting", "computing", "completed", "failed" or "cancelled".</param>
+/// <param name="State">"pending", "collecting" (federated mode: agents are answering), "ready" (aggregate frozen, waiting for
+/// custodians), "counting", "computing", "completed", "failed" or "cancelled".</param>
 /// <param name="Message">Progress or failure message.</param>
 /// <param name="Query">The query text.</param>
 /// <param name="ReleasedSlots">First slots of the released output groups (suppressed groups are absent).</param>
 /// <param name="SuppressedGroups">Groups suppressed for being below the minimum group size.</param>
 /// <param name="CountSigma">Standard deviation of the Gaussian noise on the group counts.</param>
 /// <param name="StatisticsSigma">Standard deviation of the Gaussian noise on the released statistics.</param>
-public sealed record JobResponse(string JobId, string State, string Message, string Query, int[] ReleasedSlots, int SuppressedGroups, double CountSigma, double StatisticsSigma);
+/// <param name="Mode">"schema" or "federated".</param>
+/// <param name="CollectionJobId">Federated mode: the collection job (one round over the online agents).</param>
+/// <param name="Contributors">How many encrypted contributions the answered aggregate sums (0 until it is frozen).</param>
+public sealed record JobResponse(string JobId, string State, string Message, string Query, int[] ReleasedSlots, int SuppressedGroups, double CountSigma, double StatisticsSigma,
+    string Mode = "schema", string? CollectionJobId = null, int Contributors = 0);
 
 /// <summary>JSON variant of a completed job's result (<c>Accept: application/json</c>).</summary>
 /// <param name="JobId">The job id.</param>

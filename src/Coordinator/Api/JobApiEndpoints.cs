@@ -241,7 +241,7 @@ public static class JobApiEndpoints
 
         var quote = await queries.QuoteAsync(Caller(http), new QuoteQueryRequest { CohortId = body.CohortId, Query = body.Query, Epsilon = body.Epsilon ?? 1.0 }, ct).ConfigureAwait(false);
         return TypedResults.Ok(new QuoteResponse(quote.QuoteId, quote.CohortId, quote.Query, quote.PriceMicros, quote.Epsilon, quote.Delta,
-            DateTimeOffset.FromUnixTimeMilliseconds(quote.ExpiresUnixMs), quote.Groups));
+            DateTimeOffset.FromUnixTimeMilliseconds(quote.ExpiresUnixMs), quote.Groups, Mode: quote.Mode));
     }
 
     private static async Task<IResult> SubmitJobAsync(HttpContext http, QueryJobService queries, IQueryJobStore jobs, TimeProvider time, CancellationToken ct)
@@ -363,7 +363,8 @@ public static class JobApiEndpoints
     }
 
     private static JobResponse ToResponse(QueryJobStatus s) =>
-        new(s.JobId, s.State, s.Message, s.Query, [.. s.ReleasedSlots], s.SuppressedGroups, s.CountSigma, s.StatisticsSigma);
+        new(s.JobId, s.State, s.Message, s.Query, [.. s.ReleasedSlots], s.SuppressedGroups, s.CountSigma, s.StatisticsSigma,
+            s.Mode, string.IsNullOrEmpty(s.CollectionJobId) ? null : s.CollectionJobId, s.Contributors);
 
     private static string Caller(HttpContext http) => http.User.FindFirst(AuthClaimTypes.Subject)!.Value;
 

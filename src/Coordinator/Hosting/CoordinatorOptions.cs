@@ -56,6 +56,12 @@ public sealed class CoordinatorOptions
     /// <summary>How long a custodian task may stay unanswered before the round (or ceremony) fails. Default 2 minutes.</summary>
     public TimeSpan CustodianTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>How long online agents have to answer a federated query's collection round (default 2 min).</summary>
+    public TimeSpan FederatedQueryDeadline { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>After a federated collection has its minimum of answers, how long to wait for more (default 5 s).</summary>
+    public TimeSpan FederatedQueryWaitAfterMinimum { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Write OpenTelemetry metrics to the console exporter. Default false.</summary>
     public bool ConsoleMetrics { get; set; }
 
@@ -82,6 +88,8 @@ public sealed class CoordinatorOptions
 
         if (TickInterval <= TimeSpan.Zero || TickInterval > TimeSpan.FromMinutes(1)) { p.Add("TickInterval must be in (0, 1 min]."); }
         if (CustodianTimeout < TimeSpan.FromSeconds(1)) { p.Add("CustodianTimeout must be at least 1 s."); }
+        if (FederatedQueryDeadline < TimeSpan.FromMilliseconds(100)) { p.Add("FederatedQueryDeadline must be at least 100 ms."); }
+        if (FederatedQueryWaitAfterMinimum < TimeSpan.Zero) { p.Add("FederatedQueryWaitAfterMinimum must be >= 0."); }
         if (TlsCertificatePath is not null && !File.Exists(TlsCertificatePath)) { p.Add($"TlsCertificatePath '{TlsCertificatePath}' does not exist."); }
         return p;
     }

@@ -111,6 +111,54 @@ public static class CoordinatorEndpoints
             }
         }).RequireRoles(Roles.Participant);
 
+        app.MapGrpcServerStreaming<WatchJobsRequest, JobAnnouncement>(Methods.WatchJobs, async (request, stream, context) =>
+        {
+            context.EnsureCallerIs(request.ParticipantId);
+            if (string.IsNullOrEmpty(request.CohortId))
+            {
+                throw new GrpcStatusException(StatusCode.InvalidArgument, "cohort_id is required.");
+            }
+
+            using var online = presence.ParticipantConnected(request.ParticipantId);
+            var announced = new HashSet<string>(StringComparer.Ordinal);
+            var ct = context.CancellationToken;
+            while (!ct.IsCancellationRequested)
+            {
+                var wake = rounds.Changed.WaitAsync(Heartbeat, ct);
+                foreach (var job in await store.ListJobsAsync(ct).ConfigureAwait(false))
+                {
+                    if (job.State is not (JobState.Pending or JobState.Running) || announced.Contains(job.JobId))
+                    {
+                        continue;
+                    }
+
+                    var spec = TrainingJobSpec.Parser.ParseFrom(job.Spec);
+                    if (!string.Equals(spec.CohortId, request.CohortId, StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    await stream.WriteAsync(new JobAnnouncement
+                    {
+                        JobId = job.JobId,
+                        CohortId = spec.CohortId,
+                        Kind = spec.IsFederatedQuery() ? "federated-query" : "training",
+                        State = job.State == JobState.Pending ? "pending" : "running",
+                    }, ct).ConfigureAwait(false);
+                    announced.Add(job.JobId);
+                }
+
+                try
+                {
+                    await wake.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }).RequireRoles(Roles.Participant);
+
         app.MapGrpcUnary<UploadRequest, UploadReply>(Methods.UploadUpdate, (request, context) =>
         {
             context.EnsureCallerIs(request.ParticipantId);

@@ -49,12 +49,25 @@ internal sealed class JobContext
         Spec = spec;
         Keys = keys;
         Packer = new UpdatePacker(keys.Parameters);
+        ParametersId = keys.Parameters.Id.ToString();
+        if (spec.IsFederatedQuery())
+        {
+            // one analytics contribution: a fresh encryption at the top level, as the cohort's contributions are
+            CiphertextCount = 1;
+            UploadLevel = keys.Parameters.MaxLevel;
+            Strategy = new ServerStrategyOptions();
+            return;
+        }
+
         ParameterCount = spec.ParameterCount();
         UploadLength = ParameterCount + 1;
         CiphertextCount = Packer.CiphertextCount(UploadLength);
-        ParametersId = keys.Parameters.Id.ToString();
+        UploadLevel = Packer.Level;
         Strategy = spec.ToStrategyOptions();
     }
+
+    /// <summary>Level of the fresh ciphertexts an upload consists of.</summary>
+    public int UploadLevel { get; }
 
     public TrainingJobSpec Spec { get; }
     public KeyMaterial Keys { get; }
@@ -105,9 +118,34 @@ public sealed class TrainingService(
     // ------------------------------------------------------------------ jobs
 
     /// <summary>Creates a training job (validated; an existing idempotency key returns the first job).</summary>
-    public async Task<JobRecord> CreateJobAsync(TrainingJobSpec spec, string keySetId, string? idempotencyKey, CancellationToken ct)
+    public Task<JobRecord> CreateJobAsync(TrainingJobSpec spec, string keySetId, string? idempotencyKey, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        if (spec.IsFederatedQuery())
+        {
+            throw new ArgumentException("federated_query is set by the coordinator for a query job's collection; a training job cannot carry it.", nameof(spec));
+        }
+
+        return CreateAsync(spec, keySetId, idempotencyKey, ct);
+    }
+
+    /// <summary>
+    /// Creates the collection job of a federated query (one round over the cohort's online agents with analytics
+    /// consent); idempotent per query job.
+    /// </summary>
+    internal Task<JobRecord> CreateCollectionAsync(TrainingJobSpec spec, string keySetId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!spec.IsFederatedQuery())
+        {
+            throw new ArgumentException("A collection job needs federated_query.", nameof(spec));
+        }
+
+        return CreateAsync(spec, keySetId, "collection:" + spec.FederatedQuery.QueryJobId, ct);
+    }
+
+    private async Task<JobRecord> CreateAsync(TrainingJobSpec spec, string keySetId, string? idempotencyKey, CancellationToken ct)
+    {
         var s = spec.WithDefaults();
         s.Validate();
         var ks = await store.GetKeySetAsync(keySetId, ct).ConfigureAwait(false)
@@ -117,11 +155,17 @@ public sealed class TrainingService(
             throw new ArgumentException($"Key set '{keySetId}' failed: {ks.Message}", nameof(keySetId));
         }
 
-        s.JobId = "job-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        var model = s.CreateModel();
-        if (s.UploadLength() > keys.Parameters(ks.Preset).N * 64)
+        s.JobId = (s.IsFederatedQuery() ? "fq-" : "job-") + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        double[] initial = [];
+        if (!s.IsFederatedQuery())
         {
-            throw new ArgumentException($"The model has {model.ParameterCount} parameters; at most {(keys.Parameters(ks.Preset).N * 64) - 1} fit in 64 ciphertexts of preset {ks.Preset}.", nameof(spec));
+            var model = s.CreateModel();
+            if (s.UploadLength() > keys.Parameters(ks.Preset).N * 64)
+            {
+                throw new ArgumentException($"The model has {model.ParameterCount} parameters; at most {(keys.Parameters(ks.Preset).N * 64) - 1} fit in 64 ciphertexts of preset {ks.Preset}.", nameof(spec));
+            }
+
+            initial = model.GetParameters();
         }
 
         var now = time.GetUtcNow();
@@ -132,7 +176,7 @@ public sealed class TrainingService(
             Spec = s.ToByteArray(),
             State = JobState.Pending,
             CurrentRound = 0,
-            GlobalModel = model.GetParameters(),
+            GlobalModel = initial,
             IdempotencyKey = string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey,
             CreatedAt = now,
             UpdatedAt = now,
@@ -270,9 +314,9 @@ public sealed class TrainingService(
                 throw new GrpcStatusException(StatusCode.InvalidArgument, $"Ciphertext {i} is not valid for this job ({ex.Error}): {ex.Message}");
             }
 
-            if (ct0.Size != 2 || ct0.Level != context.Packer.Level || Math.Abs((ct0.Scale / context.Keys.Parameters.DefaultScale) - 1) > CkksEvaluator.ScaleTolerance)
+            if (ct0.Size != 2 || ct0.Level != context.UploadLevel || Math.Abs((ct0.Scale / context.Keys.Parameters.DefaultScale) - 1) > CkksEvaluator.ScaleTolerance)
             {
-                throw new GrpcStatusException(StatusCode.InvalidArgument, $"Ciphertext {i} must be a fresh encryption (size 2, level {context.Packer.Level}, default scale); got size {ct0.Size}, level {ct0.Level}.");
+                throw new GrpcStatusException(StatusCode.InvalidArgument, $"Ciphertext {i} must be a fresh encryption (size 2, level {context.UploadLevel}, default scale); got size {ct0.Size}, level {ct0.Level}.");
             }
 
             ids[i] = Convert.ToHexStringLower(CkksSerializer.ContentId(blobs[i]));
@@ -403,7 +447,7 @@ public sealed class TrainingService(
     {
         var spec = context.Spec;
         var eligible = (await store.ListEnrollmentsAsync(spec.CohortId, ct).ConfigureAwait(false))
-            .Where(e => e.Training && presence.IsParticipantOnline(e.ParticipantId))
+            .Where(e => (spec.IsFederatedQuery() ? e.Analytics : e.Training) && presence.IsParticipantOnline(e.ParticipantId))
             .Select(e => e.ParticipantId)
             .Distinct(StringComparer.Ordinal)
             .ToList();
@@ -524,6 +568,19 @@ public sealed class TrainingService(
                 UploadCount = uploads.Count,
             }, ct).ConfigureAwait(false);
             metrics.AggregationDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        if (spec.IsFederatedQuery())
+        {
+            // a collection round ends with its encrypted sum: the query job releases it through its own passes
+            var collected = await UpdateJobAsync(job with { CurrentRound = round.Round + 1, State = JobState.Running, Message = $"collected {round.IncludedUploads} contribution(s)" }, ct).ConfigureAwait(false);
+            if (collected is not null)
+            {
+                await MarkRoundCompletedAsync(collected, round, context, ct).ConfigureAwait(false);
+                logger.LogInformation("Federated collection {JobId} closed with {Uploads} contributions", job.JobId, round.IncludedUploads);
+            }
+
+            return collected;
         }
 
         var data = RoundData.Parse(round.Data);

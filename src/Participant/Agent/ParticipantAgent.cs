@@ -1,3 +1,8 @@
+using PrivateHealth.EncryptedQuery.Encoding;
+using PrivateHealth.EncryptedQuery.Evaluation;
+using PrivateHealth.EncryptedQuery.Federated;
+using PrivateHealth.EncryptedQuery.Planning;
+using PrivateHealth.EncryptedQuery.Schema;
 using PrivateHealth.Homomorphic.Ckks;
 using PrivateHealth.Homomorphic.Rlwe;
 using PrivateHealth.Homomorphic.Serialization;
@@ -114,11 +119,23 @@ public sealed class ParticipantAgent : IDisposable
         return Encrypt(cohortId, ConsentPurpose.Training, vector, parameters, collectiveKey);
     }
 
-    /// <summary>An analytics contribution: a vector already encoded into the cohort's schema, encrypted. Refused without an Analytics consent.</summary>
-    public EncryptedContribution CreateAnalyticsContribution(string cohortId, ReadOnlySpan<double> encoded, CkksParameters parameters, PublicKey collectiveKey)
+    /// <summary>
+    /// An analytics contribution: this person's summary encoded into the cohort's schema (<see cref="ContributionEncoder"/>)
+    /// and encrypted in the cohort's slot layout (one fresh ciphertext at the top level). With a federated query's
+    /// <paramref name="filter"/>, a summary that does not match contributes zeros — encrypted all the same, so nobody
+    /// learns whether it matched. Refused without an Analytics consent for the cohort.
+    /// </summary>
+    public EncryptedContribution CreateAnalyticsContribution(string cohortId, CohortSchema schema, IReadOnlyDictionary<string, object> summary, CkksParameters parameters, PublicKey collectiveKey, LocalFilter? filter = null)
     {
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(summary);
         RequireConsent(ConsentPurpose.Analytics, cohortId);
-        return Encrypt(cohortId, ConsentPurpose.Analytics, encoded, parameters, collectiveKey);
+        var encoder = new ContributionEncoder(schema);
+        var vector = filter is null || filter.Matches(summary) ? encoder.Encode(summary) : new double[encoder.Layout.SlotCount];
+        var codec = new AnalyticsCodec(parameters, new SlotLayout(schema));
+        using var encryptor = new Encryptor(parameters.Rlwe, collectiveKey);
+        var ct = codec.Encrypt(vector, encryptor);
+        return new EncryptedContribution(cohortId, ConsentPurpose.Analytics, [new CkksSerializer(parameters).Serialize(ct)], vector.Length);
     }
 
     private static EncryptedContribution Encrypt(string cohortId, ConsentPurpose purpose, ReadOnlySpan<double> vector, CkksParameters parameters, PublicKey collectiveKey)

@@ -59,6 +59,10 @@ public sealed class CoordinatorClient : IDisposable
     public IAsyncEnumerable<RoundEvent> WatchRoundsAsync(string jobId, string participantId, CancellationToken ct = default) =>
         _channel.ServerStreamingAsync<WatchRequest, RoundEvent>(Methods.WatchRounds, new WatchRequest { JobId = jobId, ParticipantId = participantId }, null, ct);
 
+    /// <summary>The running jobs of a cohort (training and federated-query collections), then each new one.</summary>
+    public IAsyncEnumerable<JobAnnouncement> WatchJobsAsync(string cohortId, string participantId, CancellationToken ct = default) =>
+        _channel.ServerStreamingAsync<WatchJobsRequest, JobAnnouncement>(Methods.WatchJobs, new WatchJobsRequest { CohortId = cohortId, ParticipantId = participantId }, null, ct);
+
     public Task<UploadReply> UploadAsync(UploadRequest request, CancellationToken ct = default) =>
         Unary<UploadRequest, UploadReply>(Methods.UploadUpdate, request, ct);
 
