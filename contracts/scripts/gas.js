@@ -42,6 +42,18 @@ function buildTree(jobId, n, tag) {
 }
 
 async function main() {
+  const id = (s) => ethers.id(s);
+  // Trees first: building the 100,000-leaf tree takes ~30-60 s, and a live node may drop an idle
+  // keep-alive connection meanwhile.
+  const J1 = id("gas:native-1k");
+  const J3 = id("gas:phr-1k");
+  const J5 = id("gas:phr-10");
+  const J2 = id("gas:phr-100k");
+  const t1k = buildTree(J1, 1000, "n1k");
+  const t1kp = buildTree(J3, 1000, "p1k");
+  const t10 = buildTree(J5, 10, "p10");
+  const t100k = buildTree(J2, 100_000, "p100k");
+
   const signers = await ethers.getSigners();
   const [deployer, operator, relayer, treasury, researcher] = signers;
   const sys = await deploySystem(deployer, {
@@ -53,25 +65,16 @@ async function main() {
   const M = market.connect(researcher);
   const OP = market.connect(operator);
   const now = async () => (await ethers.provider.getBlock("latest")).timestamp;
-  const id = (s) => ethers.id(s);
 
   for (const [k, v] of Object.entries(sys.gas)) rows.push({ operation: `deploy ${k}`, gasUsed: Number(v), items: 1, perItem: Number(v), note: "" });
 
   // --- payment, result, finalisation (native) with a 1,000-leaf tree
-  const J1 = id("gas:native-1k");
-  const t1k = buildTree(J1, 1000, "n1k");
   await measure("payNative", M.payNative(J1, id("q"), (await now()) + 86400, { value: t1k.total + 1000n }));
   await measure("commitResult", OP.commitResult(J1, id("r"), id("m")));
   await measure("finalize (native, 1,000-leaf root)", OP.finalize(J1, t1k.tree.root, t1k.total, 1000n));
 
   // --- token path: PHR jobs with 1,000, 10 and 100,000 leaves (the last two measured under the
   //     same conditions: settlement cost does not depend on the number of contributors)
-  const J3 = id("gas:phr-1k");
-  const J5 = id("gas:phr-10");
-  const J2 = id("gas:phr-100k");
-  const t1kp = buildTree(J3, 1000, "p1k");
-  const t10 = buildTree(J5, 10, "p10");
-  const t100k = buildTree(J2, 100_000, "p100k");
   await (await token.connect(operator).mint(researcher.address, (t1kp.total + t10.total + t100k.total) * 2n)).wait();
   await measure("approve (PHR, separate tx)", token.connect(researcher).approve(await market.getAddress(), ethers.MaxUint256));
   await measure("payToken (PHR)", M.payToken(J3, id("q"), t1kp.total + 1000n, (await now()) + 86400));
