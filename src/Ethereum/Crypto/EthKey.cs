@@ -54,7 +54,7 @@ public sealed class EthKey
     public byte[] PrivateKeyBytes() => Hex.ToFixedBytes(_privateKey, 32);
 
     /// <summary>Signs a 32-byte hash (RFC 6979, low s).</summary>
-    public EthSignature SignHash(ReadOnlySpan<byte> hash32) => Secp256k1.Sign(hash32, _privateKey);
+    public EthSignature SignHash(ReadOnlySpan<byte> hash32) => Secp256k1.Sign(hash32, _privateKey, PublicKey);
 
     /// <summary>personal_sign (EIP-191 version 0x45) of a message.</summary>
     public EthSignature SignMessage(ReadOnlySpan<byte> message) => SignHash(PersonalMessage.Hash(message));

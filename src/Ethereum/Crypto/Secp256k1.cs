@@ -14,7 +14,9 @@ namespace PrivateHealth.Ethereum;
 /// </summary>
 public static class Secp256k1
 {
-    private static readonly X9ECParameters Curve = Org.BouncyCastle.Asn1.Sec.SecNamedCurves.GetByName("secp256k1");
+    // CustomNamedCurves gives the same secp256k1 parameters as SecNamedCurves but with BouncyCastle's
+    // specialised field arithmetic and GLV endomorphism: about ten times faster point multiplication.
+    private static readonly X9ECParameters Curve = Org.BouncyCastle.Crypto.EC.CustomNamedCurves.GetByName("secp256k1");
 
     internal static readonly ECDomainParameters Domain = new(Curve.Curve, Curve.G, Curve.N, Curve.H);
 
@@ -33,7 +35,9 @@ public static class Secp256k1
     }
 
     /// <summary>Signs a 32-byte hash deterministically (RFC 6979) and returns a low-s signature with its recovery id.</summary>
-    public static EthSignature Sign(ReadOnlySpan<byte> hash32, BigInteger privateKey)
+    public static EthSignature Sign(ReadOnlySpan<byte> hash32, BigInteger privateKey) => Sign(hash32, privateKey, null);
+
+    internal static EthSignature Sign(ReadOnlySpan<byte> hash32, BigInteger privateKey, byte[]? knownPublicKey)
     {
         CheckHash(hash32);
         CheckPrivateKey(privateKey);
@@ -48,7 +52,7 @@ public static class Secp256k1
             s = N - s;
         }
 
-        byte[] publicKey = PublicKeyOf(privateKey);
+        byte[] publicKey = knownPublicKey ?? PublicKeyOf(privateKey);
         for (int recoveryId = 0; recoveryId < 4; recoveryId++)
         {
             byte[]? recovered = TryRecover(hash, r, s, recoveryId);
@@ -104,7 +108,7 @@ public static class Secp256k1
         }
 
         BigInteger x = r + (recoveryId >> 1) * N;
-        BigInteger p = ToSystem(((FpCurve)Domain.Curve).Q);
+        BigInteger p = ToSystem(Domain.Curve.Field.Characteristic);
         if (x >= p)
         {
             return null;
