@@ -147,13 +147,22 @@ public sealed class EthereumAccount
                 lease.Broadcast();
                 return signed.Hash;
             }
-            catch (RpcException ex) when (ex.IsNonceConflict)
+            catch (RpcException ex)
             {
-                // An earlier attempt (transport retry) may have delivered this very transaction.
-                if (await Rpc.GetTransactionByHashAsync(signed.Hash, cancellationToken).ConfigureAwait(false) is not null)
+                // Some nodes report an error although the transaction is in the pool or even mined
+                // (hardhat with automine answers a reverting transaction with an error; a transport
+                // retry may resend a delivered transaction). The node is the judge: ask it.
+                if (await IsKnownAsync(signed.Hash, cancellationToken).ConfigureAwait(false))
                 {
                     lease.Broadcast();
                     return signed.Hash;
+                }
+
+                if (!ex.IsNonceConflict)
+                {
+                    // A rejection: the transaction is not in the pool, so its nonce is free again.
+                    lease.NotBroadcast();
+                    throw;
                 }
 
                 lease.Resync();
@@ -162,18 +171,24 @@ public sealed class EthereumAccount
                     throw;
                 }
             }
-            catch (RpcException)
-            {
-                // The node answered with a rejection: the transaction is not in its pool.
-                lease.NotBroadcast();
-                throw;
-            }
             catch (RpcTransportException)
             {
                 // Unknown whether it reached the node: re-read the pending nonce next time.
                 lease.Resync();
                 throw;
             }
+        }
+    }
+
+    private async Task<bool> IsKnownAsync(Hash32 hash, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Rpc.GetTransactionByHashAsync(hash, cancellationToken).ConfigureAwait(false) is not null;
+        }
+        catch (RpcException)
+        {
+            return false;
         }
     }
 
