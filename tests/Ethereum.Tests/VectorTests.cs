@@ -260,6 +260,13 @@ public sealed class VectorTests
         Assert.Equal(to, decoded["to"]);
         Assert.Equal(new BigInteger(1000), decoded["value"]);
         Assert.Throws<AbiDecodingException>(() => transfer.Decode([transfer.Topic0], AbiCodec.Encode([AbiType.UInt(256)], [1000])));
+
+        // Indexed dynamic values are hashed in place: strings as their bytes, arrays as concatenated padded elements.
+        Assert.Equal(Hash32.Keccak("hi"u8), AbiEvent.TopicFor(AbiType.StringType, "hi"));
+        byte[] words = [.. Hex.ToFixedBytes(1, 32), .. Hex.ToFixedBytes(2, 32)];
+        Assert.Equal(Hash32.Keccak(words), AbiEvent.TopicFor(AbiType.Parse("uint256[]"), new object[] { 1, 2 }));
+        byte[] padded = [.. "ab"u8, .. new byte[30], .. Hex.ToFixedBytes(7, 32)];
+        Assert.Equal(Hash32.Keccak(padded), AbiEvent.TopicFor(AbiType.Parse("(string,uint8)"), new object[] { "ab", 7 }));
     }
 
     [Fact]

@@ -173,11 +173,45 @@ public sealed class AbiEvent
 
         if (type.IsDynamic || type.HeadSize != 32)
         {
-            // Arrays and tuples: Keccak of the in-place (padded, unprefixed) encoding; supported for static element types.
-            return Hash32.Keccak(AbiCodec.Encode(type, value));
+            // Arrays and tuples: Keccak of the in-place encoding (elements padded to 32 bytes, no lengths or offsets).
+            using var buffer = new MemoryStream();
+            WriteInPlace(type, value, buffer);
+            return Hash32.Keccak(buffer.ToArray());
         }
 
         return new Hash32(AbiCodec.EncodeWord(type, value));
+    }
+
+    private static void WriteInPlace(AbiType type, object? value, MemoryStream output)
+    {
+        switch (type.Kind)
+        {
+            case AbiKind.String:
+            case AbiKind.Bytes:
+                byte[] raw = type.Kind == AbiKind.String ? System.Text.Encoding.UTF8.GetBytes((string)value!) : (byte[])value!;
+                output.Write(raw);
+                output.Write(new byte[(32 - (raw.Length % 32)) % 32]);
+                break;
+            case AbiKind.Array:
+            case AbiKind.FixedArray:
+                foreach (object? item in (System.Collections.IList)value!)
+                {
+                    WriteInPlace(type.Element!, item, output);
+                }
+
+                break;
+            case AbiKind.Tuple:
+                var items = (System.Collections.IList)value!;
+                for (int i = 0; i < type.Components.Count; i++)
+                {
+                    WriteInPlace(type.Components[i], items[i], output);
+                }
+
+                break;
+            default:
+                output.Write(AbiCodec.EncodeWord(type, value));
+                break;
+        }
     }
 
     /// <summary>Decodes a log's topics and data.</summary>
