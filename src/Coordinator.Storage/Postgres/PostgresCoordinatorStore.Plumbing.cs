@@ -92,11 +92,15 @@ public sealed partial class PostgresCoordinatorStore
     {
         public bool RolledBack { get; private set; }
 
-        /// <summary>Rolls the transaction back; the call still returns its result (nothing is committed).</summary>
-        public async Task RollbackAsync()
+        /// <summary>
+        /// Rolls the transaction back (the call still returns its result; nothing is committed) and returns the same
+        /// connection without a transaction, for reads that decide the result.
+        /// </summary>
+        public async Task<Db> RollbackAsync()
         {
             await transaction!.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
             RolledBack = true;
+            return new Db(connection, null);
         }
 
         public NpgsqlCommand Command(string sql, (string Name, object? Value)[] parameters)

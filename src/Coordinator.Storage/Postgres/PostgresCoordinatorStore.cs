@@ -433,18 +433,13 @@ public sealed partial class PostgresCoordinatorStore : ICoordinatorStore, ICohor
                     return UploadOutcome.Stored;
                 }
 
-                // Another transaction stored this participant's upload first (and committed: ON CONFLICT waited for it).
-                await db.RollbackAsync().ConfigureAwait(false);
-                return await ReadOutcomeAfterRaceAsync(upload, contentIds, ct).ConfigureAwait(false);
+                // Another transaction stored this participant's upload first and committed (ON CONFLICT waited for it):
+                // drop our blobs with the transaction and answer from its row.
+                var after = await db.RollbackAsync().ConfigureAwait(false);
+                return await ExistingUploadAsync(after, upload, contentIds, ct).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("An upload that conflicted on insert is not in the ledger.");
             },
             cancellationToken);
-    }
-
-    private async Task<UploadOutcome> ReadOutcomeAfterRaceAsync(UploadRecord upload, string[] contentIds, CancellationToken ct)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-        return await ExistingUploadAsync(new Db(connection, null), upload, contentIds, ct).ConfigureAwait(false)
-            ?? throw new InvalidOperationException("An upload that conflicted on insert is not in the ledger.");
     }
 
     private static async Task<UploadOutcome?> ExistingUploadAsync(Db db, UploadRecord upload, string[] contentIds, CancellationToken ct)
