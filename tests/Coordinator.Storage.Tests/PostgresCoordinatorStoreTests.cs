@@ -324,6 +324,16 @@ public sealed class PostgresCoordinatorStoreTests : DurableCoordinatorStoreContr
         Assert.Equal(PostgresErrorCodes.ForeignKeyViolation, error.SqlState);
     }
 
+    [Fact]
+    public void TestServer_WithoutPostgresBinaries_FailsWithInstallHint()
+    {
+        var error = Assert.Throws<InvalidOperationException>(
+            () => Testing.PostgresServer.Start(existing: null, path: "/nonexistent-bin", debianRoot: "/nonexistent-postgresql"));
+
+        Assert.Contains("apt-get install postgresql", error.Message, StringComparison.Ordinal);
+        Assert.Contains(Testing.PostgresServer.EnvironmentVariable, error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;

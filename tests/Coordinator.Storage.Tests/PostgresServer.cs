@@ -73,7 +73,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public Task DropSchemaAsync(string schema, CancellationToken cancellationToken = default) =>
         ExecuteAsync($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE;", cancellationToken);
 
-    /// <summary>Runs SQL on the server (unpooled connection, optionally in <paramref name="schema"/>).</summary>
+    /// <summary>Runs SQL on the server (optionally in <paramref name="schema"/>: then on an unpooled connection).</summary>
     public async Task ExecuteAsync(string sql, CancellationToken cancellationToken = default, string? schema = null)
     {
         await using var connection = await OpenAsync(schema, cancellationToken).ConfigureAwait(false);
@@ -107,10 +107,12 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private async Task<NpgsqlConnection> OpenAsync(string? schema, CancellationToken cancellationToken)
     {
-        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false };
+        // Schema-less administration (create/drop schema) shares one small pool; a per-schema pool would never be reused.
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { MaxPoolSize = 4 };
         if (schema is not null)
         {
             builder.SearchPath = schema;
+            builder.Pooling = false;
         }
 
         var connection = new NpgsqlConnection(builder.ConnectionString);
@@ -179,16 +181,19 @@ public sealed class PostgresServer : IAsyncDisposable
         return server;
     }
 
-    private static PostgresServer Start()
+    private static PostgresServer Start() =>
+        Start(Environment.GetEnvironmentVariable(EnvironmentVariable), Environment.GetEnvironmentVariable("PATH"), "/usr/lib/postgresql");
+
+    /// <summary>Uses <paramref name="existing"/> if set, else starts a cluster with binaries from <paramref name="path"/> or <paramref name="debianRoot"/>.</summary>
+    internal static PostgresServer Start(string? existing, string? path, string debianRoot)
     {
-        var existing = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(existing))
         {
             return new PostgresServer(existing);
         }
 
-        var initdb = FindBinary("initdb");
-        var pgCtl = FindBinary("pg_ctl");
+        var initdb = FindBinary("initdb", path, debianRoot);
+        var pgCtl = FindBinary("pg_ctl", path, debianRoot);
         if (initdb is null || pgCtl is null)
         {
             throw new InvalidOperationException(
@@ -256,10 +261,9 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    private static string? FindBinary(string name)
+    private static string? FindBinary(string name, string? path, string debianRoot)
     {
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
-        foreach (var directory in path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var directory in (path ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(directory, name);
             if (File.Exists(candidate))
@@ -268,10 +272,9 @@ public sealed class PostgresServer : IAsyncDisposable
             }
         }
 
-        const string Debian = "/usr/lib/postgresql";
-        if (Directory.Exists(Debian))
+        if (Directory.Exists(debianRoot))
         {
-            return Directory.EnumerateDirectories(Debian)
+            return Directory.EnumerateDirectories(debianRoot)
                 .Select(d => (Version: int.TryParse(Path.GetFileName(d), out var v) ? v : 0, Binary: Path.Combine(d, "bin", name)))
                 .Where(c => File.Exists(c.Binary))
                 .OrderByDescending(c => c.Version)
