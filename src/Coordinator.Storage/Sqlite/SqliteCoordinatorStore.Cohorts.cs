@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using static PrivateHealth.Coordinator.Storage.SqliteEncoding;
+using static PrivateHealth.Coordinator.Storage.StoreValidation;
 
 namespace PrivateHealth.Coordinator.Storage;
 
@@ -412,23 +413,4 @@ public sealed partial class SqliteCoordinatorStore
         CreatedAt = FromUnixMilliseconds(r.GetInt64(8)),
         Version = r.GetInt64(9),
     };
-
-    private static void ValidateCohort(CohortRecord cohort)
-    {
-        ArgumentNullException.ThrowIfNull(cohort);
-        ArgumentException.ThrowIfNullOrEmpty(cohort.CohortId);
-        ArgumentException.ThrowIfNullOrEmpty(cohort.KeySetId);
-        ArgumentNullException.ThrowIfNull(cohort.SchemaJson);
-        ArgumentException.ThrowIfNullOrEmpty(cohort.State);
-        ValidateAmount(cohort.EpsilonBudget, nameof(cohort));
-        ValidateAmount(cohort.DeltaBudget, nameof(cohort));
-    }
-
-    private static void ValidateAmount(double value, string paramName)
-    {
-        if (!double.IsFinite(value) || value < 0)
-        {
-            throw new ArgumentOutOfRangeException(paramName, value, "A privacy budget or cost must be finite and non-negative.");
-        }
-    }
 }

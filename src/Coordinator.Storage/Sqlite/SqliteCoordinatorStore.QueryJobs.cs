@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using static PrivateHealth.Coordinator.Storage.SqliteEncoding;
+using static PrivateHealth.Coordinator.Storage.StoreValidation;
 
 namespace PrivateHealth.Coordinator.Storage;
 
@@ -272,29 +273,4 @@ public sealed partial class SqliteCoordinatorStore : IQueryJobStore
         UpdatedAt = FromUnixMilliseconds(r.GetInt64(11)),
         Version = r.GetInt64(12),
     };
-
-    private static void ValidateQuote(QuoteRecord quote)
-    {
-        ArgumentNullException.ThrowIfNull(quote);
-        ArgumentException.ThrowIfNullOrEmpty(quote.QuoteId);
-        ArgumentException.ThrowIfNullOrEmpty(quote.CohortId);
-        ArgumentException.ThrowIfNullOrEmpty(quote.ResearcherId);
-        ArgumentException.ThrowIfNullOrEmpty(quote.Kind);
-        ArgumentNullException.ThrowIfNull(quote.Request);
-        ValidateAmount(quote.Epsilon, nameof(quote));
-        ValidateAmount(quote.Delta, nameof(quote));
-        ArgumentOutOfRangeException.ThrowIfNegative(quote.PriceMicros, nameof(quote));
-    }
-
-    private static void ValidateQueryJob(QueryJobRecord job)
-    {
-        ArgumentNullException.ThrowIfNull(job);
-        ArgumentException.ThrowIfNullOrEmpty(job.JobId);
-        ArgumentException.ThrowIfNullOrEmpty(job.QuoteId);
-        ArgumentException.ThrowIfNullOrEmpty(job.CohortId);
-        ArgumentException.ThrowIfNullOrEmpty(job.ResearcherId);
-        ArgumentNullException.ThrowIfNull(job.QueryText);
-        ArgumentNullException.ThrowIfNull(job.ResearcherPublicKey);
-        ArgumentException.ThrowIfNullOrEmpty(job.State);
-    }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using static PrivateHealth.Coordinator.Storage.SqliteEncoding;
+using static PrivateHealth.Coordinator.Storage.StoreValidation;
 
 namespace PrivateHealth.Coordinator.Storage;
 
@@ -1299,84 +1300,4 @@ public sealed partial class SqliteCoordinatorStore : ICoordinatorStore, ICohortS
     /// <summary>Reads a NOT NULL BLOB column (zero-length BLOBs read back as empty arrays).</summary>
     private static byte[] GetBytes(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? [] : reader.GetFieldValue<byte[]>(ordinal);
-
-    private static T ParseEnum<T>(string value)
-        where T : struct, Enum =>
-        Enum.TryParse<T>(value, ignoreCase: false, out var parsed) && Enum.IsDefined(parsed)
-            ? parsed
-            : throw new InvalidDataException($"Unknown {typeof(T).Name} '{value}' in the database.");
-
-    // ---- validation
-
-    private static void ValidateJob(JobRecord job)
-    {
-        ArgumentNullException.ThrowIfNull(job);
-        ArgumentException.ThrowIfNullOrEmpty(job.JobId);
-        ArgumentException.ThrowIfNullOrEmpty(job.KeySetId);
-        ArgumentNullException.ThrowIfNull(job.Spec);
-        ArgumentNullException.ThrowIfNull(job.GlobalModel);
-        ValidateEnum(job.State, nameof(job));
-    }
-
-    private static void ValidateRound(RoundRecord round)
-    {
-        ArgumentNullException.ThrowIfNull(round);
-        ArgumentException.ThrowIfNullOrEmpty(round.JobId);
-        ArgumentOutOfRangeException.ThrowIfNegative(round.Round);
-        ArgumentNullException.ThrowIfNull(round.Selected);
-        if (round.Selected.Any(string.IsNullOrEmpty))
-        {
-            throw new ArgumentException("Selected participant ids must not be null or empty.", nameof(round));
-        }
-
-        ValidateEnum(round.State, nameof(round));
-    }
-
-    private static void ValidateUpload(UploadRecord upload)
-    {
-        ArgumentNullException.ThrowIfNull(upload);
-        ArgumentException.ThrowIfNullOrEmpty(upload.JobId);
-        ArgumentOutOfRangeException.ThrowIfNegative(upload.Round);
-        ArgumentException.ThrowIfNullOrEmpty(upload.ParticipantId);
-        ValidateBlobs(upload.Ciphertexts, nameof(upload));
-        ArgumentNullException.ThrowIfNull(upload.ContentIds);
-        if (upload.ContentIds.Any(id => id is null))
-        {
-            throw new ArgumentException("Content ids must not be null.", nameof(upload));
-        }
-
-        if (upload.ContentIds.Count != upload.Ciphertexts.Count)
-        {
-            throw new ArgumentException(
-                $"An upload needs one content id per ciphertext ({upload.Ciphertexts.Count} ciphertexts, {upload.ContentIds.Count} content ids).",
-                nameof(upload));
-        }
-    }
-
-    private static void ValidateBlobs(IReadOnlyList<byte[]> blobs, string paramName)
-    {
-        ArgumentNullException.ThrowIfNull(blobs, paramName);
-        if (blobs.Any(b => b is null))
-        {
-            throw new ArgumentException("Ciphertexts must not be null.", paramName);
-        }
-    }
-
-    private static void ValidateKeySet(KeySetRecord keySet)
-    {
-        ArgumentNullException.ThrowIfNull(keySet);
-        ArgumentException.ThrowIfNullOrEmpty(keySet.KeySetId);
-        ArgumentNullException.ThrowIfNull(keySet.Preset);
-        ArgumentNullException.ThrowIfNull(keySet.State);
-        ArgumentNullException.ThrowIfNull(keySet.Phase);
-    }
-
-    private static void ValidateEnum<T>(T value, string paramName)
-        where T : struct, Enum
-    {
-        if (!Enum.IsDefined(value))
-        {
-            throw new ArgumentException($"{value} is not a valid {typeof(T).Name}.", paramName);
-        }
-    }
 }
