@@ -88,7 +88,9 @@ public static class CoordinatorApp
         });
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ICoordinatorStore>(_ => new SqliteCoordinatorStore(options.ResolvedDatabasePath));
+        builder.Services.AddSingleton<ICoordinatorStore>(sp => options.StoreProvider == "postgres"
+            ? CoordinatorStores.Open("postgres", options.PostgresConnectionString!, options.PostgresSchema, sp.GetRequiredService<TimeProvider>())
+            : new SqliteCoordinatorStore(options.ResolvedDatabasePath));
         builder.Services.AddSingleton<CoordinatorMetrics>();
         builder.Services.AddSingleton<PresenceTracker>();
         builder.Services.AddSingleton<CustodianTaskBoard>();

@@ -56,6 +56,15 @@ public sealed class CoordinatorOptions
     /// <summary>How long a custodian task may stay unanswered before the round (or ceremony) fails. Default 2 minutes.</summary>
     public TimeSpan CustodianTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>"sqlite" (default: one node, the database file in the data directory) or "postgres" (several nodes over one PostgreSQL).</summary>
+    public string StoreProvider { get; set; } = "sqlite";
+
+    /// <summary>Npgsql connection string when <see cref="StoreProvider"/> is "postgres".</summary>
+    public string? PostgresConnectionString { get; set; }
+
+    /// <summary>Optional PostgreSQL schema for the coordinator's tables (created when missing).</summary>
+    public string? PostgresSchema { get; set; }
+
     /// <summary>How long online agents have to answer a federated query's collection round (default 2 min).</summary>
     public TimeSpan FederatedQueryDeadline { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -88,6 +97,8 @@ public sealed class CoordinatorOptions
 
         if (TickInterval <= TimeSpan.Zero || TickInterval > TimeSpan.FromMinutes(1)) { p.Add("TickInterval must be in (0, 1 min]."); }
         if (CustodianTimeout < TimeSpan.FromSeconds(1)) { p.Add("CustodianTimeout must be at least 1 s."); }
+        if (StoreProvider is not ("sqlite" or "postgres")) { p.Add($"StoreProvider '{StoreProvider}' must be 'sqlite' or 'postgres'."); }
+        if (StoreProvider == "postgres" && string.IsNullOrWhiteSpace(PostgresConnectionString)) { p.Add("StoreProvider 'postgres' needs PostgresConnectionString."); }
         if (FederatedQueryDeadline < TimeSpan.FromMilliseconds(100)) { p.Add("FederatedQueryDeadline must be at least 100 ms."); }
         if (FederatedQueryWaitAfterMinimum < TimeSpan.Zero) { p.Add("FederatedQueryWaitAfterMinimum must be >= 0."); }
         if (TlsCertificatePath is not null && !File.Exists(TlsCertificatePath)) { p.Add($"TlsCertificatePath '{TlsCertificatePath}' does not exist."); }
