@@ -189,6 +189,41 @@ public sealed class SettlementFlowTests(HardhatNode node, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task AfterTheDeadlineAnyoneRefundsThePayer()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        World w = await SetUpAsync(node, ct);
+        using JsonRpcClient rpc = w.Rpc;
+        SettlementChain chain = w.Chain;
+        Hash32 jobId = SettlementChain.JobId("expiry-" + Guid.NewGuid());
+        BigInteger amount = 2 * Live.Ether;
+
+        // A deadline a few seconds ahead of the chain's clock (no time travel: other classes share the node).
+        ulong deadline = await LatestTimestampAsync(rpc, ct) + 3;
+        BigInteger before = await chain.BalanceAsync(w.Payer.Address, ct);
+        TransactionReceipt pay = await chain.PayNativeAsync(w.Payer, jobId, SettlementChain.HashOf("q"u8), amount, deadline, ct);
+        await chain.CommitResultAsync(w.Operator, jobId, SettlementChain.HashOf("r"u8), SettlementChain.HashOf("m"u8), ct);
+        await Live.AssertRevertsAsync("DeadlineNotReached", () => chain.RefundExpiredAsync(w.Operator, jobId, ct));
+        while (await LatestTimestampAsync(rpc, ct) <= deadline)
+        {
+            await Task.Delay(500, ct);
+            await node.MineAsync();
+        }
+
+        await Live.AssertRevertsAsync("JobExpired", () => chain.FinalizeAsync(w.Operator, jobId, SettlementChain.HashOf("root"u8), amount, 0, ct));
+        await chain.RefundExpiredAsync(w.Operator, jobId, ct);
+        Assert.Equal(MarketJobState.Refunded, (await chain.GetJobAsync(jobId, ct)).State);
+        Assert.Equal(before - Live.GasCost(pay), await chain.BalanceAsync(w.Payer.Address, ct));
+        await Live.AssertRevertsAsync("DeadlinePassed", () => chain.PayNativeAsync(w.Payer, SettlementChain.JobId("late-" + Guid.NewGuid()), SettlementChain.HashOf("q"u8), 1, deadline, ct));
+    }
+
+    private static async Task<ulong> LatestTimestampAsync(JsonRpcClient rpc, CancellationToken ct)
+    {
+        System.Text.Json.JsonElement block = await rpc.RequestAsync("eth_getBlockByNumber", ["latest", false], ct);
+        return (ulong)Hex.DecodeQuantity(block.GetProperty("timestamp").GetString()!);
+    }
+
+    [Fact]
     public async Task RelayedConsentBatchRecordsConsentAndRejectsReplays()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
