@@ -20,6 +20,8 @@ public static class Methods
     /// <summary>gRPC method path.</summary>
     public const string WatchJobs = Participant + "WatchJobs";
     /// <summary>gRPC method path.</summary>
+    public const string GetEarnings = Participant + "GetEarnings";
+    /// <summary>gRPC method path.</summary>
     public const string Register = Custodian + "Register";
     /// <summary>gRPC method path.</summary>
     public const string WatchTasks = Custodian + "WatchTasks";

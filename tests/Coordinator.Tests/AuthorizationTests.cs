@@ -26,6 +26,7 @@ public sealed class AuthorizationTests
         (Methods.Enroll, c => Unary<EnrollRequest, EnrollReply>(c, Methods.Enroll, new EnrollRequest { ParticipantId = "p1", CohortId = "auth-cohort", Training = true })),
         (Methods.WatchRounds, c => First<WatchRequest, RoundEvent>(c, Methods.WatchRounds, new WatchRequest { JobId = "job-x", ParticipantId = "p1" })),
         (Methods.WatchJobs, c => First<WatchJobsRequest, JobAnnouncement>(c, Methods.WatchJobs, new WatchJobsRequest { CohortId = "auth-cohort", ParticipantId = "p1" })),
+        (Methods.GetEarnings, c => Unary<GetEarningsRequest, EarningsReply>(c, Methods.GetEarnings, new GetEarningsRequest { ParticipantId = "p1" })),
         (Methods.UploadUpdate, c => Unary<UploadRequest, UploadReply>(c, Methods.UploadUpdate, new UploadRequest { JobId = "job-x", ParticipantId = "p1", Ciphertexts = { ByteString.CopyFrom(new byte[64]) } })),
         (Methods.Register, c => Unary<CustodianRegistration, CustodianRegistered>(c, Methods.Register, Registration("custodian-1", 1))),
         (Methods.WatchTasks, c => First<CustodianWatchRequest, CustodianTask>(c, Methods.WatchTasks, new CustodianWatchRequest { CustodianId = "custodian-1" })),

@@ -43,6 +43,8 @@ internal sealed record QueryJobData
     public string? CollectionJobId { get; init; }
     /// <summary>How many encrypted contributions the frozen aggregate sums.</summary>
     public int Contributors { get; init; }
+    /// <summary>Schema mode: the contribution-ledger sequence the frozen aggregate folds through (who contributed).</summary>
+    public long FrozenThrough { get; init; }
 
     public static QueryJobData Parse(string? json) => json is null ? new QueryJobData() : JsonSerializer.Deserialize<QueryJobData>(json) ?? new QueryJobData();
 
@@ -63,6 +65,7 @@ public sealed class QueryJobService(
     KeySetRegistry keys,
     AnalyticsService analytics,
     TrainingService training,
+    Settlement.SettlementService settlement,
     PresenceTracker presence,
     CustodianTaskBoard board,
     TimeProvider time,
@@ -294,6 +297,17 @@ public sealed class QueryJobService(
         string scope = Scope(job.JobId);
         var quote = (await jobs.GetQuoteAsync(job.QuoteId, ct).ConfigureAwait(false))!;
 
+        if (job.State == "pending" && !await settlement.IsFundedAsync(job.JobId, ct).ConfigureAwait(false))
+        {
+            const string waiting = "waiting for the payment in escrow";
+            if (job.Message != waiting)
+            {
+                await UpdateAsync(job, "pending", waiting, data, ct).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         if (job.State == "pending" && data.Mode == "federated")
         {
             // the agents evaluate the WHERE clause on their own data in a collection round; nothing is spent until it closes
@@ -362,7 +376,11 @@ public sealed class QueryJobService(
                 return;
             }
 
-            await store.PutArtifactAsync(scope, "aggregate", aggregate.Ciphertext, ct).ConfigureAwait(false);
+            if (await store.PutArtifactAsync(scope, "aggregate", aggregate.Ciphertext, ct).ConfigureAwait(false) || data.FrozenThrough == 0)
+            {
+                data = data with { FrozenThrough = aggregate.ThroughSequence };
+            }
+
             data = data with { Contributors = Math.Max(data.Contributors, aggregate.Contributors) };
             job = await UpdateAsync(job, "ready", $"aggregate of {aggregate.Contributors} contributions frozen", data, ct).ConfigureAwait(false) ?? job;
         }

@@ -149,15 +149,19 @@ internal static class TrainingJobApi
     }
 
     /// <summary>The training quote with this id (null when there is none, or it is a query quote).</summary>
-    public static async Task<QuoteRecord?> FindQuoteAsync(IServiceProvider services, string quoteId, CancellationToken ct)
+    public static Task<QuoteRecord?> FindQuoteAsync(IServiceProvider services, string quoteId, CancellationToken ct) =>
+        FindQuoteAsync(services.GetRequiredService<ICoordinatorStore>(), services.GetRequiredService<IQueryJobStore>(), quoteId, ct);
+
+    /// <summary>The training quote with this id (null when there is none, or it is a query quote).</summary>
+    public static async Task<QuoteRecord?> FindQuoteAsync(ICoordinatorStore store, IQueryJobStore jobs, string quoteId, CancellationToken ct)
     {
-        var quote = await services.GetRequiredService<IQueryJobStore>().GetQuoteAsync(quoteId, ct).ConfigureAwait(false);
+        var quote = await jobs.GetQuoteAsync(quoteId, ct).ConfigureAwait(false);
         if (quote is not null)
         {
             return quote.Kind == "training" ? quote : null;
         }
 
-        var bytes = await services.GetRequiredService<ICoordinatorStore>().GetArtifactAsync("training-quote:" + quoteId, "quote", ct).ConfigureAwait(false);
+        var bytes = await store.GetArtifactAsync("training-quote:" + quoteId, "quote", ct).ConfigureAwait(false);
         return bytes is null ? null : JsonSerializer.Deserialize<QuoteRecord>(bytes);
     }
 
@@ -202,6 +206,7 @@ internal static class TrainingJobApi
         }
 
         var spec = Parser.Parse<TrainingJobSpec>(quote.Request);
+        spec.QuoteId = quote.QuoteId;
         JobRecord job;
         try
         {

@@ -103,6 +103,8 @@ public static class CoordinatorApp
         builder.Services.AddSingleton<Analytics.CohortBoard>();
         builder.Services.AddSingleton<Analytics.AnalyticsService>();
         builder.Services.AddSingleton<IQueryJobStore>(sp => (IQueryJobStore)sp.GetRequiredService<ICoordinatorStore>());
+        builder.Services.AddSingleton<Settlement.SettlementService>();
+        builder.Services.AddHostedService<Settlement.SettlementWorker>();
         builder.Services.AddSingleton<Analytics.QueryJobService>();
         builder.Services.AddHostedService<CoordinatorWorker>();
         builder.Services.AddJobApi();

@@ -56,6 +56,9 @@ public sealed class CoordinatorOptions
     /// <summary>How long a custodian task may stay unanswered before the round (or ceremony) fails. Default 2 minutes.</summary>
     public TimeSpan CustodianTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>On-chain settlement (off by default).</summary>
+    public Settlement.ChainSettings Chain { get; set; } = new();
+
     /// <summary>"sqlite" (default: one node, the database file in the data directory) or "postgres" (several nodes over one PostgreSQL).</summary>
     public string StoreProvider { get; set; } = "sqlite";
 
@@ -97,6 +100,7 @@ public sealed class CoordinatorOptions
 
         if (TickInterval <= TimeSpan.Zero || TickInterval > TimeSpan.FromMinutes(1)) { p.Add("TickInterval must be in (0, 1 min]."); }
         if (CustodianTimeout < TimeSpan.FromSeconds(1)) { p.Add("CustodianTimeout must be at least 1 s."); }
+        p.AddRange(Chain.Problems());
         if (StoreProvider is not ("sqlite" or "postgres")) { p.Add($"StoreProvider '{StoreProvider}' must be 'sqlite' or 'postgres'."); }
         if (StoreProvider == "postgres" && string.IsNullOrWhiteSpace(PostgresConnectionString)) { p.Add("StoreProvider 'postgres' needs PostgresConnectionString."); }
         if (FederatedQueryDeadline < TimeSpan.FromMilliseconds(100)) { p.Add("FederatedQueryDeadline must be at least 100 ms."); }

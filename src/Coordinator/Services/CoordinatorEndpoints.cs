@@ -33,6 +33,7 @@ public static class CoordinatorEndpoints
         var time = sp.GetRequiredService<TimeProvider>();
         var analytics = sp.GetRequiredService<Analytics.AnalyticsService>();
         var queries = sp.GetRequiredService<Analytics.QueryJobService>();
+        var settlement = sp.GetRequiredService<Settlement.SettlementService>();
 
         // ---------------------------------------------------------------- participants
         app.MapGrpcUnary<GetParametersRequest, ParametersReply>(Methods.GetParameters, async (request, context) =>
@@ -56,6 +57,22 @@ public static class CoordinatorEndpoints
             if (string.IsNullOrWhiteSpace(request.CohortId) || request.CohortId.Length > 200)
             {
                 throw new GrpcStatusException(StatusCode.InvalidArgument, "cohort_id is required (at most 200 characters).");
+            }
+
+            if (!string.IsNullOrEmpty(request.PayoutAddress))
+            {
+                try
+                {
+                    await settlement.SetPayoutAddressAsync(request.ParticipantId, request.PayoutAddress, context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new GrpcStatusException(StatusCode.InvalidArgument, ex.Message);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    throw new GrpcStatusException(StatusCode.AlreadyExists, ex.Message);
+                }
             }
 
             await store.UpsertEnrollmentAsync(new EnrollmentRecord
@@ -157,6 +174,12 @@ public static class CoordinatorEndpoints
                     return;
                 }
             }
+        }).RequireRoles(Roles.Participant);
+
+        app.MapGrpcUnary<GetEarningsRequest, EarningsReply>(Methods.GetEarnings, (request, context) =>
+        {
+            context.EnsureCallerIs(request.ParticipantId);
+            return settlement.EarningsAsync(request.ParticipantId, context.CancellationToken);
         }).RequireRoles(Roles.Participant);
 
         app.MapGrpcUnary<UploadRequest, UploadReply>(Methods.UploadUpdate, (request, context) =>

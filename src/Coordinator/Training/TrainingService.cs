@@ -105,6 +105,7 @@ public sealed class TrainingService(
     CustodianTaskBoard board,
     RoundBoard rounds,
     CoordinatorMetrics metrics,
+    Settlement.SettlementService settlement,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
     ILogger<TrainingService> logger)
@@ -400,6 +401,11 @@ public sealed class TrainingService(
         var spec = context.Spec;
         if (job.State == JobState.Pending)
         {
+            if (!string.IsNullOrEmpty(spec.QuoteId) && !await settlement.IsFundedAsync(job.JobId, ct).ConfigureAwait(false))
+            {
+                return await JobMessageAsync(job, "waiting for the payment in escrow", ct).ConfigureAwait(false);
+            }
+
             return await UpdateJobAsync(job with { State = JobState.Running, Message = "running" }, ct).ConfigureAwait(false);
         }
 

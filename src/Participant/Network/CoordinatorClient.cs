@@ -63,6 +63,10 @@ public sealed class CoordinatorClient : IDisposable
     public IAsyncEnumerable<JobAnnouncement> WatchJobsAsync(string cohortId, string participantId, CancellationToken ct = default) =>
         _channel.ServerStreamingAsync<WatchJobsRequest, JobAnnouncement>(Methods.WatchJobs, new WatchJobsRequest { CohortId = cohortId, ParticipantId = participantId }, null, ct);
 
+    /// <summary>The caller's earnings over settled jobs (amounts, proofs, claim status).</summary>
+    public Task<EarningsReply> GetEarningsAsync(string participantId, CancellationToken ct = default) =>
+        Unary<GetEarningsRequest, EarningsReply>(Methods.GetEarnings, new GetEarningsRequest { ParticipantId = participantId }, ct);
+
     public Task<UploadReply> UploadAsync(UploadRequest request, CancellationToken ct = default) =>
         Unary<UploadRequest, UploadReply>(Methods.UploadUpdate, request, ct);
 
