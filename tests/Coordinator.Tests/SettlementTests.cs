@@ -72,6 +72,7 @@ public sealed class SettlementTests(ITestOutputHelper output)
         var harness = await CoordinatorHarness.StartAsync(directory, settings, Ct);
         string jobId;
         var addresses = new Dictionary<string, Address>();
+        var keys = new Dictionary<string, EthKey>();
         BigInteger price;
         try
         {
@@ -102,7 +103,8 @@ public sealed class SettlementTests(ITestOutputHelper output)
                     var enroll = new EnrollRequest { ParticipantId = id, CohortId = "bc_paid", Analytics = true };
                     if (k < 36)
                     {
-                        addresses[id] = EthKey.Generate().Address;
+                        keys[id] = EthKey.Generate();
+                        addresses[id] = keys[id].Address;
                         enroll.PayoutAddress = addresses[id].ToString();
                     }
 
@@ -147,8 +149,10 @@ public sealed class SettlementTests(ITestOutputHelper output)
             await harness.DisposeAsync();
         }
 
-        // the coordinator restarts and the endpoint comes back: the settlement resumes from what it recorded
+        // the coordinator restarts and the endpoint comes back: the settlement resumes from what it recorded; this time
+        // the operator does not claim for the contributors right away, so that one of them claims itself first
         proxy.Start();
+        settings["Coordinator:Chain:BatchClaims"] = "false";
         harness = await CoordinatorHarness.StartAsync(directory, settings, Ct);
         try
         {
@@ -161,9 +165,27 @@ public sealed class SettlementTests(ITestOutputHelper output)
 
             var steps = await settlement.StepsAsync(jobId, Ct);
             output.WriteLine(string.Join(", ", steps.Select(s => $"{s.Name} {s.Transaction}")));
-            Assert.Equal(["escrow", "commit", "finalize", "claims", "closed"], steps.Select(s => s.Name));
+            Assert.Equal(["escrow", "commit", "finalize", "closed"], steps.Select(s => s.Name));
             var market = await chain.GetJobAsync(SettlementChain.JobId(jobId), Ct);
             Assert.Equal(MarketJobState.Finalized, market.State);
+
+            // person-005 reads its earnings and claims them itself, paying the gas from its payout account
+            var gift = BigInteger.Pow(10, 18);
+            await admin.SendAndWaitAsync(new TransactionRequest { To = addresses["person-005"], Value = gift }, Ct);
+            using var agentRpc = new JsonRpcClient(node.RpcUrl);
+            var wallet = new EthereumAccount(keys["person-005"], agentRpc);
+            BigInteger gas;
+            using (var agentClient = harness.Client("person-005", Roles.Participant))
+            {
+                var mine = Assert.Single(await PrivateHealth.Participant.Network.PayoutClaims.ClaimAsync(agentClient, "person-005", wallet, build, Ct));
+                var receipt = (await agentRpc.GetTransactionReceiptAsync(mine.Transaction, Ct))!;
+                gas = receipt.GasUsed * receipt.EffectiveGasPrice;
+                Assert.Empty(await PrivateHealth.Participant.Network.PayoutClaims.ClaimAsync(agentClient, "person-005", wallet, build, Ct)); // nothing left to claim
+            }
+
+            // the operator claims the rest in batches; person-005 is skipped
+            Assert.Equal(35, await settlement.ClaimRemainingAsync(jobId, Ct));
+            Assert.Equal(0, await settlement.ClaimRemainingAsync(jobId, Ct));
 
             var payout = (await settlement.PayoutOfAsync(jobId, Ct))!;
             var fee = price * 10 / 100;
@@ -178,6 +200,11 @@ public sealed class SettlementTests(ITestOutputHelper output)
             {
                 var entry = payout.Entries.Single(e => e.ParticipantId == id);
                 var balance = await chain.BalanceAsync(address, Ct);
+                if (id == "person-005")
+                {
+                    balance -= gift - gas;
+                }
+
                 Assert.Equal(BigInteger.Parse(entry.Amount), balance);
                 Assert.True(await chain.IsClaimedAsync(SettlementChain.JobId(jobId), address, Ct));
                 sum += balance;
@@ -188,7 +215,7 @@ public sealed class SettlementTests(ITestOutputHelper output)
 
             // stepping again pays nothing more
             await settlement.StepAllAsync(Ct);
-            Assert.Equal(sum, (await Task.WhenAll(addresses.Values.Select(a => chain.BalanceAsync(a, Ct)))).Aggregate(BigInteger.Zero, (x, y) => x + y));
+            Assert.Equal(sum + gift - gas, (await Task.WhenAll(addresses.Values.Select(a => chain.BalanceAsync(a, Ct)))).Aggregate(BigInteger.Zero, (x, y) => x + y));
 
             // a participant sees its earnings and that they were claimed
             using var participant = harness.Client("person-005", Roles.Participant);
@@ -198,6 +225,29 @@ public sealed class SettlementTests(ITestOutputHelper output)
             Assert.True(earning.Claimed);
             Assert.Equal(addresses["person-005"].ToString(), earning.PayoutAddress);
             Assert.True(PayoutTree.Verify(Hash32.Parse(earning.Root), PayoutTree.LeafHash(SettlementChain.JobId(jobId), addresses["person-005"], BigInteger.Parse(earning.Amount)), [.. earning.Proof.Select(Hash32.Parse)]));
+
+            // a second job is paid for and then cancelled before it can run (no custodians after the restart): refunded
+            var payerBefore = await chain.BalanceAsync(payerKey.Address, Ct);
+            using var keygen2 = new KeyGenerator(parameters.Rlwe);
+            using var secret2 = keygen2.GenerateSecretKey();
+            using var researcher2 = harness.Client("researcher-1", Roles.Researcher);
+            const string sql2 = "SELECT COUNT(*) FROM bc_paid GROUP BY label";
+            var quote2 = await researcher2.QuoteQueryAsync(new QuoteQueryRequest { CohortId = "bc_paid", Query = sql2, Epsilon = 5 }, Ct);
+            var job2 = await researcher2.SubmitQueryAsync(new SubmitQueryRequest { QuoteId = quote2.QuoteId, CohortId = "bc_paid", Query = sql2, ResearcherPublicKey = ByteString.CopyFrom(new CkksSerializer(parameters).Serialize(keygen2.GeneratePublicKey(secret2))), IdempotencyKey = "paid-2" }, Ct);
+            await WaitAsync(researcher2, job2.JobId, s => s.State != "pending");
+            Assert.Equal(MarketJobState.Escrowed, (await chain.GetJobAsync(SettlementChain.JobId(job2.JobId), Ct)).State);
+            await harness.App.Services.GetRequiredService<PrivateHealth.Coordinator.Analytics.QueryJobService>().CancelAsync(job2.JobId, "researcher-1", isOperator: false, Ct);
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (!(await settlement.StepsAsync(job2.JobId, Ct)).Any(s => s.Name == "refunded") && DateTime.UtcNow < until)
+            {
+                await Task.Delay(200, Ct);
+            }
+
+            Assert.Contains(await settlement.StepsAsync(job2.JobId, Ct), s => s.Name == "refunded");
+            Assert.Equal(MarketJobState.Refunded, (await chain.GetJobAsync(SettlementChain.JobId(job2.JobId), Ct)).State);
+            var spent = payerBefore - await chain.BalanceAsync(payerKey.Address, Ct);
+            output.WriteLine($"cancelled job refunded; the payer spent {spent} wei in gas for paying and cancelling");
+            Assert.InRange(spent, BigInteger.One, BigInteger.Pow(10, 16)); // gas only, not the price
         }
         finally
         {

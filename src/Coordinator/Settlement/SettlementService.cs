@@ -280,25 +280,49 @@ public sealed class SettlementService(
 
         if (_settings.BatchClaims && tree is not null)
         {
-            var open = new List<PayoutLeaf>();
-            foreach (var leaf in tree.Leaves)
-            {
-                if (!await c.Chain.IsClaimedAsync(chainJobId, leaf.Account, ct).ConfigureAwait(false))
-                {
-                    open.Add(leaf);
-                }
-            }
-
-            var txs = new List<string>();
-            foreach (var batch in open.Chunk(_settings.ClaimBatchSize))
-            {
-                txs.Add((await c.Chain.ClaimBatchAsync(c.Operator, chainJobId, batch, tree, ct).ConfigureAwait(false)).TransactionHash.ToString());
-            }
-
-            await RecordAsync(scope, "claims", txs.Count > 0 ? txs[^1] : null, new { claimedByOperator = open.Count, transactions = txs }, ct).ConfigureAwait(false);
+            await ClaimRemainingAsync(job.JobId, ct).ConfigureAwait(false);
         }
 
         await RecordAsync(scope, "closed", null, null, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Claims, as the operator and in batches, every payout of a finalized job that its contributor has not claimed
+    /// (claimed leaves are skipped on chain too); returns how many were paid. Runs after finalization when
+    /// <see cref="ChainSettings.BatchClaims"/> is on.
+    /// </summary>
+    public async Task<int> ClaimRemainingAsync(string jobId, CancellationToken ct)
+    {
+        var c = Clients();
+        var chainJobId = SettlementChain.JobId(jobId);
+        if (await PayoutOfAsync(jobId, ct).ConfigureAwait(false) is not { } payout || Tree(chainJobId, payout) is not { } tree
+            || (await c.Chain.GetJobAsync(chainJobId, ct).ConfigureAwait(false)).State != MarketJobState.Finalized)
+        {
+            return 0;
+        }
+
+        var open = new List<PayoutLeaf>();
+        foreach (var leaf in tree.Leaves)
+        {
+            if (!await c.Chain.IsClaimedAsync(chainJobId, leaf.Account, ct).ConfigureAwait(false))
+            {
+                open.Add(leaf);
+            }
+        }
+
+        var txs = new List<string>();
+        foreach (var batch in open.Chunk(_settings.ClaimBatchSize))
+        {
+            txs.Add((await c.Chain.ClaimBatchAsync(c.Operator, chainJobId, batch, tree, ct).ConfigureAwait(false)).TransactionHash.ToString());
+        }
+
+        await RecordAsync(Scope(jobId), "claims", txs.Count > 0 ? txs[^1] : null, new { claimedByOperator = open.Count, transactions = txs }, ct).ConfigureAwait(false);
+        if (open.Count > 0)
+        {
+            logger.LogInformation("Job {JobId}: the operator claimed {Count} payouts in {Batches} transaction(s)", jobId, open.Count, txs.Count);
+        }
+
+        return open.Count;
     }
 
     /// <summary>Hash of the result the researcher receives and of the job's public metadata.</summary>
