@@ -266,8 +266,10 @@ public class CoordinatorIngestBenchmarks
     private void EncryptAll() =>
         Parallel.For(0, Participants, () => (Packer: new UpdatePacker(_parameters), Serializer: new CkksSerializer(_parameters), Encryptor: new Encryptor(_parameters.Rlwe, _publicKey)), (i, _, local) =>
         {
-            var vector = new double[Features + 2];
+            // Features + 1 parameters, the weight, then the round metrics (Σ loss, Σ correct, examples)
+            var vector = new double[Features + 2 + 3];
             vector.AsSpan(0, Features + 1).Fill(DeltaOf(i));
+            vector[Features + 1] = 1;
             vector[^1] = 1;
             _ciphertexts[i] = [.. local.Packer.Encrypt(vector, local.Encryptor).Select(c => ByteString.CopyFrom(local.Serializer.Serialize(c)))];
             return local;

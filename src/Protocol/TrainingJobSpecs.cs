@@ -151,8 +151,15 @@ public static class TrainingJobSpecs
     /// <summary>Number of model parameters.</summary>
     public static int ParameterCount(this TrainingJobSpec spec) => spec.CreateModel().ParameterCount;
 
-    /// <summary>Length of an uploaded vector: the weighted parameters followed by the weight.</summary>
-    public static int UploadLength(this TrainingJobSpec spec) => spec.ParameterCount() + 1;
+    /// <summary>Values after the weight in an upload: Σ loss, Σ correct and the examples they are over (see <see cref="UploadLength"/>).</summary>
+    public const int MetricValues = 3;
+
+    /// <summary>
+    /// Length of an uploaded vector: the weighted parameters, the weight, then the round's metrics of the global model
+    /// on the participant's data before it trains (Σ loss, Σ correct predictions, examples) — summed under encryption
+    /// like the update, so only the round's totals are ever decrypted.
+    /// </summary>
+    public static int UploadLength(this TrainingJobSpec spec) => spec.ParameterCount() + 1 + MetricValues;
 
     /// <summary>Whether DP noise is added (noise multiplier &gt; 0); updates are then clipped and weighted 1.</summary>
     public static bool DifferentialPrivacy(this TrainingJobSpec spec) => spec.DpNoiseMultiplier > 0;

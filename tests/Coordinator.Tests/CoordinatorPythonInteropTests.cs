@@ -105,8 +105,9 @@ public sealed class CoordinatorPythonInteropTests
             byte[] Encrypt(double value)
             {
                 var vector = new double[spec.UploadLength()];
-                Array.Fill(vector, value);
-                vector[^1] = 1.0;
+                int count = spec.ParameterCount();
+                Array.Fill(vector, value, 0, count);
+                vector[count] = 1.0; // the weight; the three metric values after it stay 0
                 using var encryptor = new Encryptor(p.Rlwe, pk);
                 return new CkksSerializer(p).Serialize(Assert.Single(new UpdatePacker(p).Encrypt(vector, encryptor)));
             }

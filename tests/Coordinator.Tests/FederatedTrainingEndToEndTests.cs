@@ -57,6 +57,16 @@ public sealed class FederatedTrainingEndToEndTests(ITestOutputHelper output)
         Assert.Equal(rounds, status.History.Count);
         Assert.All(status.History, h => Assert.Equal((agents, agents, "completed"), (h.Selected, h.Received, h.State)));
         Assert.All(status.History, h => Assert.Equal(clients.Sum(c => c.Count), h.TotalWeight));
+        // per-round metrics, summed under encryption: the round's global model on all the agents' training data
+        Assert.All(status.History, h => Assert.Equal(clients.Sum(c => c.Count), h.MetricExamples, 3));
+        var first = status.History[0];
+        var last = status.History[^1];
+        var zero = new LogisticRegression(features);
+        double zeroLoss = clients.Sum(c => ModelEvaluator.Evaluate(zero, c).Loss * c.Count) / clients.Sum(c => c.Count);
+        Assert.Equal(zeroLoss, first.TrainLoss, 6); // round 0 starts from the zero model
+        output.WriteLine($"train loss {first.TrainLoss:F4} → {last.TrainLoss:F4}, train accuracy {first.TrainAccuracy:P1} → {last.TrainAccuracy:P1}");
+        Assert.True(last.TrainLoss < first.TrainLoss / 2, "the training loss falls");
+        Assert.True(last.TrainAccuracy > 0.95, $"train accuracy {last.TrainAccuracy:P1}");
 
         var plain = new PlainFederatedSimulation(new LogisticRegression(features), clients, Spec(features, rounds, agents).WithDefaults().ToFederatedConfig(), test).Run();
         double[] wPlain = [.. plain.Rounds[^1].GlobalParameters];

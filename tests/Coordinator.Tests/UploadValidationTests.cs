@@ -147,13 +147,20 @@ internal sealed class OpenRound : IAsyncDisposable
     /// <summary>Length of an upload vector: the weighted parameters, then the weight.</summary>
     public int UploadLength => Spec.UploadLength();
 
-    /// <summary>A fresh encryption of a weighted update (every parameter <paramref name="value"/>·weight, then the weight).</summary>
+    /// <summary>
+    /// A fresh encryption of a weighted update (every parameter <paramref name="value"/>·weight, then the weight, then
+    /// the metrics Σ loss, Σ correct and examples, here 0.5·weight, 0.5·weight and weight).
+    /// </summary>
     public byte[][] Encrypt(double value = 0.25, double weight = 1.0, CkksParameters? parameters = null, PublicKey? publicKey = null)
     {
         var p = parameters ?? Parameters;
         var vector = new double[UploadLength];
-        Array.Fill(vector, value * weight);
-        vector[^1] = weight;
+        int count = Spec.ParameterCount();
+        Array.Fill(vector, value * weight, 0, count);
+        vector[count] = weight;
+        vector[count + 1] = 0.5 * weight;
+        vector[count + 2] = 0.5 * weight;
+        vector[count + 3] = weight;
         using var encryptor = new Encryptor(p.Rlwe, publicKey ?? PublicKey);
         var serializer = new CkksSerializer(p);
         return [.. new UpdatePacker(p).Encrypt(vector, encryptor).Select(serializer.Serialize)];

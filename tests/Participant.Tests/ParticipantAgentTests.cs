@@ -58,14 +58,20 @@ public sealed class ParticipantAgentTests : IDisposable
             agent.Consent.Grant(ConsentPurpose.Training, "cohort-a");
             var contribution = agent.CreateTrainingContribution("cohort-a", model, data, new FederatedConfig(), 0, 0, Training, pk);
             Assert.Single(contribution.Ciphertexts);
-            Assert.Equal(data.FeatureCount + 2, contribution.ValueCount);
+            // (w, b) weighted, the weight, then the global model's metrics on the local data: Σ loss, Σ correct, examples
+            int p = data.FeatureCount + 1;
+            Assert.Equal(p + 1 + 3, contribution.ValueCount);
             // the upload decrypts to Δ·n and n, the plaintext computation of the same client
             var ct = new PrivateHealth.Homomorphic.Serialization.CkksSerializer(Training).DeserializeCiphertext(contribution.Ciphertexts[0]);
             var packer = new PrivateHealth.Learning.Encrypted.UpdatePacker(Training);
             var values = packer.Unpack([new Decryptor(Training.Rlwe, sk).Decrypt(ct)], contribution.ValueCount);
             var expected = PlainFederatedSimulation.TrainClient(model, data, new FederatedConfig(), 0, 0);
-            Assert.Equal(expected.SampleCount, values[^1], 1e-6);
+            Assert.Equal(expected.SampleCount, values[p], 1e-6);
             Assert.Equal(expected.Delta[0] * expected.SampleCount, values[0], 1e-6);
+            var before = PrivateHealth.Learning.Evaluation.ModelEvaluator.Evaluate(model, data);
+            Assert.Equal(before.Loss * data.Count, values[p + 1], 1e-6);
+            Assert.Equal(before.Accuracy!.Value * data.Count, values[p + 2], 1e-6);
+            Assert.Equal(data.Count, values[p + 3], 1e-6);
 
             agent.Consent.Revoke(ConsentPurpose.Training, "cohort-a");
             Assert.Throws<ConsentRequiredException>(() => agent.CreateTrainingContribution("cohort-a", model, data, new FederatedConfig(), 1, 0, Training, pk));

@@ -430,6 +430,9 @@ public static class JobStatusBuilder
                 TotalWeight = data.TotalWeight,
                 Message = round.Message ?? string.Empty,
                 Extensions = round.Extensions,
+                TrainLoss = data.Loss ?? 0,
+                TrainAccuracy = data.Accuracy ?? 0,
+                MetricExamples = data.MetricExamples,
             });
         }
 

@@ -33,6 +33,12 @@ internal sealed record RoundData
     public double PrecisionBits { get; init; }
     public DateTimeOffset? TasksAt { get; init; }
     public double TotalWeight { get; init; }
+    /// <summary>Mean loss of the round's global model over the contributors' examples (null before release).</summary>
+    public double? Loss { get; init; }
+    /// <summary>Accuracy of the round's global model over the contributors' examples (classification; null otherwise).</summary>
+    public double? Accuracy { get; init; }
+    /// <summary>Examples the metrics are over.</summary>
+    public double MetricExamples { get; init; }
     public long Bytes { get; init; }
     public double DurationMs { get; init; }
 
@@ -60,7 +66,7 @@ internal sealed class JobContext
         }
 
         ParameterCount = spec.ParameterCount();
-        UploadLength = ParameterCount + 1;
+        UploadLength = spec.UploadLength();
         CiphertextCount = Packer.CiphertextCount(UploadLength);
         UploadLevel = Packer.Level;
         Strategy = spec.ToStrategyOptions();
@@ -762,7 +768,7 @@ public sealed class TrainingService(
     private async Task<JobRecord?> PublishAsync(JobRecord job, RoundRecord round, JobContext context, CancellationToken ct)
     {
         var released = BytesToDoubles(await store.GetArtifactAsync(RoundScope(job.JobId, round.Round), "released", ct).ConfigureAwait(false)!);
-        double weight = released[^1];
+        double weight = released[context.ParameterCount];
         if (!(weight >= 0.5) || double.IsInfinity(weight))
         {
             return await FailRoundAsync(job, round, $"the decrypted total weight {weight:G6} is not positive; the updates overflowed the parameters' plaintext space or were malformed", ct).ConfigureAwait(false);
@@ -816,10 +822,23 @@ public sealed class TrainingService(
         var now = time.GetUtcNow();
         var data = RoundData.Parse(round.Data) with
         {
-            TotalWeight = released is null ? 0 : BytesToDoubles(released)[^1],
             Bytes = bytes,
             DurationMs = (now - round.OpenedAt).TotalMilliseconds,
         };
+        if (released is not null && !context.Spec.IsFederatedQuery())
+        {
+            var values = BytesToDoubles(released);
+            int p = context.ParameterCount;
+            double examples = values[p + 3];
+            bool metrics = examples >= 0.5;
+            data = data with
+            {
+                TotalWeight = values[p],
+                MetricExamples = metrics ? examples : 0,
+                Loss = metrics ? values[p + 1] / examples : null,
+                Accuracy = metrics && context.Spec.Model != "linear" ? Math.Clamp(values[p + 2] / examples, 0, 1) : null,
+            };
+        }
         var updated = await store.UpdateRoundAsync(round with { State = RoundState.Completed, Data = data.ToJson(), Message = $"completed with {round.IncludedUploads} of {round.Selected.Count} updates" + (round.IncludedUploads < round.Selected.Count ? $" ({round.Selected.Count - round.IncludedUploads} straggler(s) dropped)" : string.Empty) }, ct).ConfigureAwait(false);
         if (updated is not null)
         {

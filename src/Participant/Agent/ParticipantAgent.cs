@@ -8,6 +8,7 @@ using PrivateHealth.Homomorphic.Rlwe;
 using PrivateHealth.Homomorphic.Serialization;
 using PrivateHealth.Learning.Data;
 using PrivateHealth.Learning.Encrypted;
+using PrivateHealth.Learning.Evaluation;
 using PrivateHealth.Learning.Federated;
 using PrivateHealth.Learning.Models;
 using PrivateHealth.Learning.Privacy;
@@ -95,27 +96,36 @@ public sealed class ParticipantAgent : IDisposable
 
     /// <summary>
     /// A training contribution for round <paramref name="round"/>: trains locally from the global model (exactly as
-    /// <see cref="PlainFederatedSimulation.TrainClient"/>), weights the delta by the sample count, appends the count,
-    /// packs and encrypts under the collective key. Refused without a Training consent for the cohort.
+    /// <see cref="PlainFederatedSimulation.TrainClient"/>), weights the delta by the sample count, appends the count and
+    /// the global model's metrics on the local data (Σ loss, Σ correct, examples), packs and encrypts under the
+    /// collective key. Refused without a Training consent for the cohort.
     /// </summary>
     public EncryptedContribution CreateTrainingContribution(string cohortId, IModel globalModel, Dataset localData, FederatedConfig config,
         int round, int clientIndex, CkksParameters parameters, PublicKey collectiveKey, double clipNorm = 0)
     {
         RequireConsent(ConsentPurpose.Training, cohortId);
+        // the round's metrics: the global model on this participant's data, before it trains
+        var before = ModelEvaluator.Evaluate(globalModel, localData);
         var update = PlainFederatedSimulation.TrainClient(globalModel, localData, config, round, clientIndex);
-        var vector = new double[update.Delta.Length + 1];
+        int p = update.Delta.Length;
+        var vector = new double[p + 1 + 3];
         if (clipNorm > 0)
         {
             // differential privacy: the update is clipped to L2 norm clipNorm and weighted 1, bounding its influence
             UpdateClipping.ClipL2(update.Delta, clipNorm);
             update.Delta.CopyTo(vector, 0);
-            vector[^1] = 1;
+            vector[p] = 1;
         }
         else
         {
             FedAvg.Weight(update.Delta, update.SampleCount).CopyTo(vector, 0);
-            vector[^1] = update.SampleCount;
+            vector[p] = update.SampleCount;
         }
+
+        int examples = localData.Count;
+        vector[p + 1] = before.Loss * examples;
+        vector[p + 2] = (before.Accuracy ?? 0) * examples;
+        vector[p + 3] = examples;
         return Encrypt(cohortId, ConsentPurpose.Training, vector, parameters, collectiveKey);
     }
 
