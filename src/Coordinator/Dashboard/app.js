@@ -107,7 +107,7 @@
   }
 
   function shortHash(h) {
-    return h && h.length > 14 ? h.slice(0, 8) + '…' + h.slice(-6) : (h || '');
+    return h && h.length > 12 ? h.slice(0, 6) + '…' + h.slice(-4) : (h || '');
   }
 
   // ------------------------------------------------------------------ token
@@ -217,7 +217,11 @@
   }
 
   function showSections(visible) {
-    for (const id of SECTIONS) document.getElementById(id).hidden = !visible.includes(id);
+    for (const id of SECTIONS) {
+      document.getElementById(id).hidden = !visible.includes(id);
+      body(id).replaceChildren(); // nothing seen with a previous token stays on the page
+    }
+    delete document.body.dataset.loaded;
   }
 
   function body(id) {
@@ -260,7 +264,7 @@
       figure.append(el('figcaption', { id: captionId }, title), el('p', { class: 'not-reported' }, 'not reported'));
       return figure;
     }
-    const W = 320, H = 170, L = 56, R = 12, T = 12, B = 30;
+    const W = 320, H = 170, L = 66, R = 14, T = 12, B = 30;
     const xs = points.map(p => p.x);
     const xMin = Math.min(...xs), xMax = Math.max(...xs);
     let yMin = options && options.min !== undefined ? options.min : Math.min(...reported.map(p => p.y));
@@ -386,11 +390,11 @@
       weiCell(s.payout && s.payout.escrowed),
       weiCell(s.payout && s.payout.operatorFee),
       weiCell(s.payout && s.payout.totalPayout),
-      el('td', { class: 'num' }, s.payout ? s.payout.contributors + (s.payout.unpaid ? ' (+' + s.payout.unpaid + ' without address)' : '') : '—'),
+      el('td', null, s.payout ? s.payout.contributors + ' paid' + (s.payout.unpaid ? ', ' + s.payout.unpaid + ' without payout address' : '') : '—'),
       stepsCell(s.steps)));
   }
 
-  const SETTLEMENT_HEADERS = ['Job', 'Kind', 'Job state', 'Settlement', 'Price (micro-units)', 'Escrowed', 'Fee', 'Paid out', 'Contributors', 'Steps and transactions'];
+  const SETTLEMENT_HEADERS = ['Job', 'Kind', 'Job state', 'Settlement', 'Price (micro-units)', 'Escrowed', 'Fee', 'Paid out', 'Contributors', 'Steps (transaction)'];
 
   function renderSettlements(items, enabled, caption) {
     const target = body('settlements');
@@ -460,13 +464,16 @@
 
   // ------------------------------------------------------------------ refresh
 
-  async function section(key, work) {
+  async function section(key, ids, work) {
     try {
       await work();
       setError(key, null);
       return true;
     } catch (e) {
       setError(key, key + ': ' + (e instanceof ApiError ? e.message : 'unexpected error (' + e.message + ')'));
+      for (const id of ids) {
+        if (body(id).childElementCount === 0) body(id).replaceChildren(empty('Not available: see the problem above.'));
+      }
       if (e instanceof ApiError && e.status === 401) stop();
       return false;
     }
@@ -477,7 +484,7 @@
     const role = claims.role;
     const tasks = [];
     if (role === 'operator' || role === 'researcher') {
-      tasks.push(section('Jobs', async () => {
+      tasks.push(section('Jobs', ['jobs', 'training', 'settlements'], async () => {
         const jobs = await api('/api/jobs');
         if (mine !== generation) return;
         renderJobs(jobs);
@@ -497,17 +504,17 @@
           renderSettlements(items, enabled, 'Settlements of your paid jobs');
         }
       }));
-      tasks.push(section('Cohorts', async () => {
+      tasks.push(section('Cohorts', ['cohorts'], async () => {
         const cohorts = await api('/api/cohorts');
         if (mine === generation) renderCohorts(cohorts);
       }));
     }
     if (role === 'operator') {
-      tasks.push(section('Custodians', async () => {
+      tasks.push(section('Custodians', ['custodians'], async () => {
         const c = await api('/api/custodians');
         if (mine === generation) renderCustodians(c);
       }));
-      tasks.push(section('Settlements', async () => {
+      tasks.push(section('Settlements', ['settlements', 'earnings'], async () => {
         const s = await api('/api/settlements');
         if (mine !== generation) return;
         renderSettlements(s.jobs, s.enabled, 'Settlements of paid jobs, latest activity first');
@@ -515,7 +522,7 @@
       }));
     }
     if (role === 'participant') {
-      tasks.push(section('Earnings', async () => {
+      tasks.push(section('Earnings', ['earnings'], async () => {
         const e = await api('/api/participants/' + encodeURIComponent(claims.sub) + '/earnings');
         if (mine === generation) renderOwnEarnings(e);
       }));
