@@ -29,6 +29,7 @@ namespace PrivateHealth.Coordinator.Tests;
 /// custodians and the settlement; a participant sees its own earnings and nobody else's. Screenshots go to
 /// artifacts/screenshots/dashboard-*.png.
 /// </summary>
+[Collection(DashboardBrowserCollection.Name)]
 public sealed class DashboardBrowserTests(ITestOutputHelper output)
 {
     private const string Chromium = "/usr/bin/chromium";
@@ -311,4 +312,14 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync(Ct));
         return (await created.Content.ReadFromJsonAsync<JobResponse>(Web, Ct))!.JobId;
     }
+}
+
+/// <summary>
+/// The browser test runs alone, after the parallel tests: Chromium, a hardhat node and two key ceremonies on two cores
+/// would otherwise slow the timing-sensitive tests beside it (deadlines of rounds and collections).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DashboardBrowserCollection
+{
+    public const string Name = "Dashboard browser";
 }
