@@ -347,7 +347,7 @@ public sealed class JobApiTests(JobApiFixture fixture, ITestOutputHelper output)
         Assert.Contains("TrainingJobResponse", get.GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.True(paths.GetProperty("/api/jobs/{id}/result").TryGetProperty("get", out _));
         Assert.True(paths.GetProperty("/api/jobs/{id}/cancel").TryGetProperty("post", out _));
-        Assert.Equal(6, paths.EnumerateObject().Count(p => p.Name.StartsWith("/api/", StringComparison.Ordinal)));
+        Assert.Equal(9, paths.EnumerateObject().Count(p => p.Name.StartsWith("/api/", StringComparison.Ordinal))); // the job API and the dashboard's custodians, settlements and earnings
     }
 
     private static async Task<QuoteResponse> QuoteAsync(HttpClient http, double epsilon)

@@ -59,8 +59,9 @@ public sealed record SubmitJobRequest(string? QuoteId, string? CohortId, string?
 /// <param name="Mode">"schema" or "federated".</param>
 /// <param name="CollectionJobId">Federated mode: the collection job (one round over the online agents).</param>
 /// <param name="Contributors">How many encrypted contributions the answered aggregate sums (0 until it is frozen).</param>
+/// <param name="Settlement">The job's settlement (<c>GET /api/jobs/{id}</c> only; null in other answers).</param>
 public sealed record JobResponse(string JobId, string State, string Message, string Query, int[] ReleasedSlots, int SuppressedGroups, double CountSigma, double StatisticsSigma,
-    string Mode = "schema", string? CollectionJobId = null, int Contributors = 0);
+    string Mode = "schema", string? CollectionJobId = null, int Contributors = 0, JobSettlement? Settlement = null);
 
 /// <summary>JSON variant of a completed job's result (<c>Accept: application/json</c>).</summary>
 /// <param name="JobId">The job id.</param>
@@ -77,7 +78,10 @@ public sealed record JobResultResponse(string JobId, string Ciphertext, int[] Re
 /// <param name="TotalWeight">Total example weight aggregated.</param>
 /// <param name="Extensions">Deadline extensions used.</param>
 /// <param name="Message">Round message.</param>
-public sealed record TrainingRoundResponse(int Round, string State, int Selected, int Received, long Bytes, double TotalWeight, int Extensions, string Message);
+/// <param name="Loss">The global model's loss after the round, when reported (null until per-round metrics are reported).</param>
+/// <param name="Accuracy">The global model's accuracy (0..1) after the round, when reported (null until then).</param>
+public sealed record TrainingRoundResponse(int Round, string State, int Selected, int Received, long Bytes, double TotalWeight, int Extensions, string Message,
+    double? Loss = null, double? Accuracy = null);
 
 /// <summary>A training job's status (<c>GET /api/jobs/{id}</c> for ids <c>job-…</c>).</summary>
 /// <param name="JobId">The job id.</param>
@@ -89,8 +93,9 @@ public sealed record TrainingRoundResponse(int Round, string State, int Selected
 /// <param name="Rounds">Total rounds of the job.</param>
 /// <param name="Spec">The job's spec (canonical protobuf JSON).</param>
 /// <param name="History">Per-round metrics.</param>
+/// <param name="Settlement">The job's settlement (<c>GET /api/jobs/{id}</c> only; null in other answers).</param>
 public sealed record TrainingJobResponse(string JobId, string Kind, string State, string Message, string CohortId, int CurrentRound, int Rounds,
-    JsonElement Spec, TrainingRoundResponse[] History);
+    JsonElement Spec, TrainingRoundResponse[] History, JobSettlement? Settlement = null);
 
 /// <summary>The final model of a completed training job.</summary>
 /// <param name="JobId">The job id.</param>

@@ -49,9 +49,11 @@ public static class JobApiEndpoints
         {
             doc.Info.Title = "PrivateHealth coordinator job API";
             doc.Info.Description = "Cohorts, quotes, encrypted query jobs and federated training jobs. Errors are RFC 7807 problem details. " +
-                "Authenticate with `Authorization: Bearer <token>` (role researcher; operators may read and cancel any job).";
+                "Authenticate with `Authorization: Bearer <token>` (role researcher; operators may read and cancel any job). " +
+                "The dashboard (`GET /dashboard`) reads the same API; its endpoints (jobs list, custodians, settlements, earnings) are tagged Dashboard.";
             return Task.CompletedTask;
         }));
+        services.AddDashboardApi();
         return services;
     }
 
@@ -70,28 +72,12 @@ public static class JobApiEndpoints
         return app;
     }
 
-    /// <summary>Maps the six endpoints under <c>/api</c> and the OpenAPI document.</summary>
+    /// <summary>Maps the six endpoints under <c>/api</c>, the dashboard (<see cref="DashboardApi"/>) and the OpenAPI document.</summary>
     public static IEndpointRouteBuilder MapJobApi(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var api = app.MapGroup("/api").WithTags("Jobs");
-        api.AddEndpointFilter(async (context, next) =>
-        {
-            try
-            {
-                return await next(context).ConfigureAwait(false);
-            }
-            catch (GrpcStatusException ex)
-            {
-                return ApiProblems.From(ex);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(JobApiEndpoints))
-                    .LogError(ex, "{Method} {Path} failed", context.HttpContext.Request.Method, context.HttpContext.Request.Path);
-                return ApiProblems.Internal();
-            }
-        });
+        api.AddEndpointFilter(ProblemFilterAsync);
 
         api.MapGet("/cohorts", ListCohortsAsync)
             .RequireAuthorization(ReaderPolicy)
@@ -148,8 +134,10 @@ public static class JobApiEndpoints
         api.MapGet("/jobs/{id}", GetJobAsync)
             .RequireAuthorization(ReaderPolicy)
             .WithName("GetJob")
-            .WithSummary("A job's state, message, released groups and noise scales (query) or spec, rounds and per-round metrics (training).")
+            .WithSummary("A job's state, message, released groups and noise scales (query) or spec, rounds and per-round metrics (training), and its settlement.")
             .WithDescription("Researchers see only their own jobs (others: 404); operators see all, including training jobs created by the operator API. " +
+                "`settlement` (JobSettlement) shows whether the job was paid, its settlement status and steps with transaction hashes, and the payout " +
+                "totals once decided (without per-contributor shares). Per-round `loss` and `accuracy` of training jobs are null until reported. " +
                 "Query job ids start with `qj-` (JobResponse); training job ids with `job-` (TrainingJobResponse: state, currentRound, rounds, " +
                 "spec and history of per-round metrics).")
             .Produces<JobResponse>(StatusCodes.Status200OK)
@@ -188,8 +176,28 @@ public static class JobApiEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
 
+        app.MapDashboardApi();
         app.MapOpenApi();
         return app;
+    }
+
+    /// <summary>Endpoint filter of every <c>/api</c> group: service errors become problem details, anything else a 500 without internals.</summary>
+    internal static async ValueTask<object?> ProblemFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context).ConfigureAwait(false);
+        }
+        catch (GrpcStatusException ex)
+        {
+            return ApiProblems.From(ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(JobApiEndpoints))
+                .LogError(ex, "{Method} {Path} failed", context.HttpContext.Request.Method, context.HttpContext.Request.Path);
+            return ApiProblems.Internal();
+        }
     }
 
     /// <summary>The noisy size rule: rounded down to a multiple of <see cref="SizeGranularity"/>.</summary>
@@ -324,7 +332,8 @@ public static class JobApiEndpoints
         }
 
         var status = await queries.GetAsync(id, Caller(http), IsOperator(http), ct).ConfigureAwait(false);
-        return TypedResults.Ok(ToResponse(status));
+        var settlement = await DashboardApi.SettlementOfAsync(http.RequestServices, id, withShares: false, ct).ConfigureAwait(false);
+        return TypedResults.Ok(ToResponse(status) with { Settlement = settlement });
     }
 
     private static async Task<IResult> GetResultAsync(string id, HttpContext http, QueryJobService queries, CancellationToken ct)

@@ -247,8 +247,13 @@ internal static class TrainingJobApi
             return NotFound(id);
         }
 
-        return TypedResults.Ok(await StatusAsync(store, id, ct).ConfigureAwait(false));
+        var settlement = await DashboardApi.SettlementOfAsync(http.RequestServices, id, withShares: false, ct).ConfigureAwait(false);
+        return TypedResults.Ok(await StatusAsync(store, id, ct).ConfigureAwait(false) with { Settlement = settlement });
     }
+
+    /// <summary>The researcher who created a training job through this API (null for jobs of the operator's gRPC API).</summary>
+    public static async Task<string?> ResearcherOfAsync(ICoordinatorStore store, string jobId, CancellationToken ct) =>
+        await store.GetArtifactAsync(JobScope(jobId), "researcher", ct).ConfigureAwait(false) is { } owner ? Encoding.UTF8.GetString(owner) : null;
 
     public static async Task<IResult> ResultAsync(HttpContext http, string id, string caller, bool isOperator, CancellationToken ct)
     {
@@ -317,8 +322,7 @@ internal static class TrainingJobApi
             return true;
         }
 
-        var owner = await store.GetArtifactAsync(JobScope(id), "researcher", ct).ConfigureAwait(false);
-        return owner is not null && Encoding.UTF8.GetString(owner) == caller;
+        return await ResearcherOfAsync(store, id, ct).ConfigureAwait(false) == caller;
     }
 
     private static async Task<TrainingJobResponse> StatusAsync(ICoordinatorStore store, string jobId, CancellationToken ct)

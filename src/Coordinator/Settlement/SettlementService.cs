@@ -128,7 +128,8 @@ public sealed class SettlementService(
         }
     }
 
-    private async Task<List<PaidJob>> PaidJobsAsync(CancellationToken ct)
+    /// <summary>Every job bought with a quote (query jobs and training jobs created through the REST API).</summary>
+    internal async Task<List<PaidJob>> PaidJobsAsync(CancellationToken ct)
     {
         var result = new List<PaidJob>();
         foreach (var q in await queryJobs.ListQueryJobsAsync(null, ct).ConfigureAwait(false))
