@@ -860,9 +860,11 @@ internal sealed partial class DemoRunner(DemoOptions options, IAnsiConsole conso
         table.AddRow("dashboard", dashboard);
         table.AddRow("health", $"{_http}healthz");
         table.AddRow("chain (hardhat)", $"{_chain!.RpcUrl} (chain id {_deployment.ChainId}); deployment {Path.Combine(_directory, "deployment.json")}");
-        table.AddRow("operator token", _issuer!.CreateToken("operator-1", Roles.Operator, TimeSpan.FromDays(1)));
-        table.AddRow("researcher token", _issuer.CreateToken("researcher-1", Roles.Researcher, TimeSpan.FromDays(1)));
+        table.AddRow("tokens", "below, one per line (bearer tokens of the development issuer, valid for a day)");
         console.Write(table);
+        var raw = console.Profile.Out.Writer; // unwrapped, so that the tokens can be copied
+        raw.WriteLine("operator token:   " + _issuer!.CreateToken("operator-1", Roles.Operator, TimeSpan.FromDays(1)));
+        raw.WriteLine("researcher token: " + _issuer.CreateToken("researcher-1", Roles.Researcher, TimeSpan.FromDays(1)));
         console.MarkupLine($"try: [grey]./privatehealth researcher quote --address {_grpc} --cohort {CohortId} --query \"SELECT COUNT(*), AVG(resting_hr) FROM {CohortId} GROUP BY label\" --epsilon 5 --token <researcher token>[/]");
         console.MarkupLine("[bold]The coordinator, the custodians and the chain keep running; press Ctrl+C to stop.[/]");
         try
