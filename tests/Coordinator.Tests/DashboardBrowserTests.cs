@@ -157,8 +157,9 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             var trainingBlock = operatorPage.Locator($"#training article[data-job-id='{training.JobId}']");
             Assert.Equal(completedRounds, await trainingBlock.Locator("figure[data-metric='received'] svg circle.point").CountAsync());
             Assert.Equal(completedRounds, await trainingBlock.Locator("figure[data-metric='bytes'] svg circle.point").CountAsync());
-            Assert.Equal("not reported", await trainingBlock.Locator("figure[data-metric='loss'] .not-reported").InnerTextAsync());
-            Assert.Equal("not reported", await trainingBlock.Locator("figure[data-metric='accuracy'] .not-reported").InnerTextAsync());
+            // loss and accuracy per round come from the encrypted per-round metrics
+            Assert.Equal(completedRounds, await trainingBlock.Locator("figure[data-metric='loss'] svg circle.point").CountAsync());
+            Assert.Equal(completedRounds, await trainingBlock.Locator("figure[data-metric='accuracy'] svg circle.point").CountAsync());
             Assert.Contains($"{Rounds} of {Rounds} rounds completed", await trainingBlock.InnerTextAsync(), StringComparison.Ordinal);
 
             var cohortRow = operatorPage.Locator("#cohorts-table tbody tr[data-cohort-id='bc_dash']");

@@ -331,6 +331,7 @@ internal static class TrainingJobApi
         using var spec = JsonDocument.Parse(Canonical.Format(status.Spec));
         return new TrainingJobResponse(status.JobId, "training", status.State, status.Message, status.Spec.CohortId, status.CurrentRound, status.Rounds,
             spec.RootElement.Clone(),
-            [.. status.History.Select(r => new TrainingRoundResponse(r.Round, r.State, r.Selected, r.Received, r.Bytes, r.TotalWeight, r.Extensions, r.Message))]);
+            [.. status.History.Select(r => new TrainingRoundResponse(r.Round, r.State, r.Selected, r.Received, r.Bytes, r.TotalWeight, r.Extensions, r.Message,
+                r.MetricExamples > 0 ? r.TrainLoss : null, r.MetricExamples > 0 && status.Spec.Model != "linear" ? r.TrainAccuracy : null))]);
     }
 }
