@@ -272,7 +272,7 @@ public sealed partial class PostgresCoordinatorStore
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.Contributors, nameof(aggregate));
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.ThroughSequence, nameof(aggregate));
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.Version, nameof(aggregate));
-        return WriteAsync(
+        return WriteFencedAsync(
             async (db, ct) =>
             {
                 if (!await db.ExistsAsync("SELECT 1 FROM cohorts WHERE cohort_id = @id;", ct, ("id", aggregate.CohortId)).ConfigureAwait(false))
