@@ -70,7 +70,8 @@ public sealed class QueryJobService(
     CustodianTaskBoard board,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
-    ILogger<QueryJobService> logger)
+    ILogger<QueryJobService> logger,
+    JobLeases leases)
 {
     /// <summary>How long a quote stays valid.</summary>
     public static readonly TimeSpan QuoteLifetime = TimeSpan.FromMinutes(15);
@@ -271,7 +272,11 @@ public sealed class QueryJobService(
 
             try
             {
-                await StepAsync(job, ct).ConfigureAwait(false);
+                using var lease = await leases.TryEnterAsync(Scope(job.JobId), ct).ConfigureAwait(false);
+                if (lease is not null)
+                {
+                    await StepAsync(job, ct).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

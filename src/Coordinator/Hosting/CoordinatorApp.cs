@@ -93,6 +93,8 @@ public static class CoordinatorApp
             : new SqliteCoordinatorStore(options.ResolvedDatabasePath));
         builder.Services.AddSingleton<CoordinatorMetrics>();
         builder.Services.AddSingleton<PresenceTracker>();
+        builder.Services.AddSingleton<JobLeases>();
+        builder.Services.AddHostedService<ClusterWorker>();
         builder.Services.AddSingleton<CustodianTaskBoard>();
         builder.Services.AddSingleton<RoundBoard>();
         builder.Services.AddSingleton<KeySetRegistry>();

@@ -29,7 +29,8 @@ public sealed class KeyCeremonyService(
     PresenceTracker presence,
     CustodianTaskBoard board,
     TimeProvider time,
-    ILogger<KeyCeremonyService> logger)
+    ILogger<KeyCeremonyService> logger,
+    JobLeases leases)
 {
     private static readonly string[] Phases = ["registration", "public-key", "relinearization-1", "relinearization-2", "galois", "threshold-deal", "threshold-accept", "done"];
 
@@ -80,7 +81,11 @@ public sealed class KeyCeremonyService(
         {
             if (ks.State == "running")
             {
-                await StepAsync(ks, cancellationToken).ConfigureAwait(false);
+                using var lease = await leases.TryEnterAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false);
+                if (lease is not null)
+                {
+                    await StepAsync(ks, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
     }

@@ -108,7 +108,8 @@ public sealed class TrainingService(
     Settlement.SettlementService settlement,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
-    ILogger<TrainingService> logger)
+    ILogger<TrainingService> logger,
+    JobLeases leases)
 {
     private readonly ConcurrentDictionary<string, JobContext> _contexts = new(StringComparer.Ordinal);
     private readonly CoordinatorOptions _options = options.Value;
@@ -362,7 +363,12 @@ public sealed class TrainingService(
             {
                 try
                 {
-                    await StepJobAsync(job, ct).ConfigureAwait(false);
+                    // only while holding the job's lease; its versioned updates are fenced by it (decision 0018)
+                    using var lease = await leases.TryEnterAsync("job:" + job.JobId, ct).ConfigureAwait(false);
+                    if (lease is not null)
+                    {
+                        await StepJobAsync(job, ct).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
