@@ -21,8 +21,9 @@ public interface IPresenceStore
 {
     /// <summary>
     /// In one transaction: sets the rows of <paramref name="nodeId"/> to exactly <paramref name="entries"/> (rows of
-    /// this node not listed are deleted), each expiring <paramref name="ttl"/> after the store's clock now, and deletes
-    /// rows of any node that expired more than a minute ago.
+    /// this node not listed are deleted), each expiring at least <paramref name="ttl"/>/2 after the store's clock now (a
+    /// row is rewritten to now + ttl only once less than half of it is left, so frequent heartbeats of many connections
+    /// do not rewrite every row every time), and deletes rows of any node that expired more than a minute ago.
     /// </summary>
     Task HeartbeatAsync(string nodeId, IReadOnlyCollection<PresenceEntry> entries, TimeSpan ttl, CancellationToken cancellationToken = default);
 

@@ -41,7 +41,8 @@ public sealed partial class PostgresCoordinatorStore : IPresenceStore, ILeaseSto
                         """
                         INSERT INTO presence (kind, id, node_id, expires_at)
                         SELECT e.kind, e.id, @n, clock_timestamp() + @ttl FROM unnest(@k::text[], @i::text[]) AS e (kind, id)
-                        ON CONFLICT (kind, id, node_id) DO UPDATE SET expires_at = excluded.expires_at;
+                        ON CONFLICT (kind, id, node_id) DO UPDATE SET expires_at = excluded.expires_at
+                            WHERE presence.expires_at < clock_timestamp() + @ttl / 2;
                         """,
                         ct,
                         ("n", nodeId),

@@ -37,12 +37,14 @@ public sealed partial class SqliteCoordinatorStore : IPresenceStore, ILeaseStore
                         t,
                         """
                         INSERT INTO presence (kind, id, node_id, expires_at) VALUES (@k, @i, @n, @e)
-                        ON CONFLICT (kind, id, node_id) DO UPDATE SET expires_at = excluded.expires_at;
+                        ON CONFLICT (kind, id, node_id) DO UPDATE SET expires_at = excluded.expires_at
+                            WHERE presence.expires_at < @half;
                         """,
                         ("@k", e.Kind),
                         ("@i", e.Id),
                         ("@n", nodeId),
-                        ("@e", expires));
+                        ("@e", expires),
+                        ("@half", now + ((long)ttl.TotalMilliseconds / 2)));
                 }
 
                 Execute(

@@ -176,8 +176,9 @@ public sealed class JobLeases(ICoordinatorStore store, IOptions<CoordinatorOptio
 /// <summary>
 /// Cluster mode (decision 0018): every <see cref="CoordinatorOptions.PresenceInterval"/> (and at once when a connection
 /// to this node opens or closes) writes this node's presence heartbeat and reads the union of all nodes into the
-/// <see cref="PresenceTracker"/>; and wakes this node's watchers (round streams, custodian task streams) so that they
-/// re-read the store: a round opened or a task created by another node reaches them within one interval.
+/// <see cref="PresenceTracker"/>; and every <see cref="CoordinatorOptions.WakeInterval"/> wakes this node's watchers
+/// (round streams, custodian task streams) so that they re-read the store: a round opened or a task created by another
+/// node reaches them within one wake interval.
 /// </summary>
 internal sealed class ClusterWorker(
     ICoordinatorStore store,
@@ -197,13 +198,21 @@ internal sealed class ClusterWorker(
         }
 
         logger.LogInformation("Cluster mode: node {NodeId}, presence every {Interval} (TTL {Ttl}), job leases of {LeaseTtl}", o.NodeId, o.PresenceInterval, o.PresenceTtl, o.LeaseTtl);
+        var sinceHeartbeat = Stopwatch.StartNew();
+        long written = -1;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var wake = presence.LocalChanged.WaitAsync(o.PresenceInterval, stoppingToken);
+            var changed = presence.LocalChanged.WaitAsync(o.WakeInterval, stoppingToken);
             try
             {
-                await shared.HeartbeatAsync(o.NodeId, presence.LocalEntries(), o.PresenceTtl, stoppingToken).ConfigureAwait(false);
-                presence.SetShared(await shared.ListPresenceAsync(stoppingToken).ConfigureAwait(false));
+                long version = presence.LocalVersion;
+                if (version != written || sinceHeartbeat.Elapsed >= o.PresenceInterval)
+                {
+                    sinceHeartbeat.Restart();
+                    written = version;
+                    await shared.HeartbeatAsync(o.NodeId, presence.LocalEntries(), o.PresenceTtl, stoppingToken).ConfigureAwait(false);
+                    presence.SetShared(await shared.ListPresenceAsync(stoppingToken).ConfigureAwait(false));
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -218,7 +227,7 @@ internal sealed class ClusterWorker(
             board.Changed.Pulse();
             try
             {
-                await wake.ConfigureAwait(false);
+                await changed.ConfigureAwait(false);
                 // coalesce bursts of connections into one heartbeat
                 await Task.Delay(TimeSpan.FromMilliseconds(20), stoppingToken).ConfigureAwait(false);
             }

@@ -83,11 +83,14 @@ public sealed class CoordinatorOptions
     /// <summary>Lease of a job (training, query, ceremony, cohort fold, settlement) held while a node steps it; renewed every third of it. Default 8 s.</summary>
     public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(8);
 
-    /// <summary>How often a node writes its presence heartbeat and reads everyone's (and wakes its watchers to re-read the store). Default 500 ms.</summary>
-    public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>How often a node writes its presence heartbeat and reads everyone's (also at once when a connection to it opens or closes). Default 1 s.</summary>
+    public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long a node's presence rows outlive its last heartbeat. Default 4 s.</summary>
-    public TimeSpan PresenceTtl { get; set; } = TimeSpan.FromSeconds(4);
+    /// <summary>How long a node's presence rows outlive its last heartbeat. Default 5 s.</summary>
+    public TimeSpan PresenceTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a cluster node wakes its watchers (round and task streams) to re-read the store, so that what another node wrote reaches them. Default 500 ms.</summary>
+    public TimeSpan WakeInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Whether the cluster mode is on (see <see cref="Cluster"/>).</summary>
     public bool ClusterEnabled => Cluster ?? StoreProvider == "postgres";
@@ -130,6 +133,7 @@ public sealed class CoordinatorOptions
         if (string.IsNullOrWhiteSpace(NodeId) || NodeId.Length > 200) { p.Add("NodeId must be 1 to 200 characters."); }
         if (LeaseTtl < TimeSpan.FromSeconds(1) || LeaseTtl > TimeSpan.FromMinutes(10)) { p.Add("LeaseTtl must be in [1 s, 10 min]."); }
         if (PresenceInterval < TimeSpan.FromMilliseconds(50) || PresenceInterval > TimeSpan.FromSeconds(30)) { p.Add("PresenceInterval must be in [50 ms, 30 s]."); }
+        if (WakeInterval < TimeSpan.FromMilliseconds(20) || WakeInterval > TimeSpan.FromSeconds(30)) { p.Add("WakeInterval must be in [20 ms, 30 s]."); }
         if (PresenceTtl < PresenceInterval * 2 || PresenceTtl > TimeSpan.FromMinutes(10)) { p.Add("PresenceTtl must be at least twice PresenceInterval (and at most 10 min)."); }
         if (FederatedQueryDeadline < TimeSpan.FromMilliseconds(100)) { p.Add("FederatedQueryDeadline must be at least 100 ms."); }
         if (FederatedQueryWaitAfterMinimum < TimeSpan.Zero) { p.Add("FederatedQueryWaitAfterMinimum must be >= 0."); }

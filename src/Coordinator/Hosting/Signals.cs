@@ -31,12 +31,16 @@ public sealed class PresenceTracker
     private readonly ConcurrentDictionary<string, int> _participants = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, int> _custodians = new();
     private volatile Shared _shared = Shared.Empty;
+    private long _localVersion;
 
     /// <summary>Raised (pulsed) whenever someone connects or disconnects (here, or on another node once seen).</summary>
     public AsyncSignal Changed { get; } = new();
 
     /// <summary>Pulsed when a connection to this node opens or closes (the cluster heartbeat writes at once).</summary>
     internal AsyncSignal LocalChanged { get; } = new();
+
+    /// <summary>Incremented by every connection to this node that opens or closes.</summary>
+    internal long LocalVersion => Interlocked.Read(ref _localVersion);
 
     /// <summary>Marks a participant online until the returned handle is disposed.</summary>
     public IDisposable ParticipantConnected(string participantId) => Enter(_participants, participantId);
@@ -96,6 +100,7 @@ public sealed class PresenceTracker
         where TKey : notnull
     {
         map.AddOrUpdate(key, 1, (_, n) => n + 1);
+        Interlocked.Increment(ref _localVersion);
         Changed.Pulse();
         LocalChanged.Pulse();
         return new Lease<TKey>(this, map, key);
@@ -116,6 +121,7 @@ public sealed class PresenceTracker
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 map.AddOrUpdate(key, 0, (_, n) => Math.Max(0, n - 1));
+                Interlocked.Increment(ref owner._localVersion);
                 owner.Changed.Pulse();
                 owner.LocalChanged.Pulse();
             }
