@@ -82,10 +82,11 @@ public interface ILeaseStore
 /// The ambient fence of the current async flow: while set, the fenced writes of both stores —
 /// <see cref="ICoordinatorStore.UpdateJobAsync"/>, <see cref="ICoordinatorStore.UpdateRoundAsync"/>,
 /// <see cref="ICoordinatorStore.UpdateKeySetAsync"/>, <see cref="IQueryJobStore.UpdateQueryJobAsync"/> and
-/// <see cref="ICohortStore.SaveCohortAggregateAsync"/> — first check, in the same transaction and holding the lease row
+/// <see cref="ICohortStore.SaveCohortAggregateAsync"/>, <see cref="ICohortStore.TrySpendBudgetAsync"/> — first check, in the same transaction and holding the lease row
 /// (PostgreSQL: <c>FOR SHARE</c>, so a concurrent acquisition waits for the commit), that the lease
 /// <see cref="Fence.Resource"/> still carries <see cref="Fence.Owner"/> and <see cref="Fence.Token"/>; if not, nothing is
-/// written and the call returns null, exactly like a lost compare-and-set.
+/// written and the call returns null (false for the budget spend), exactly like a lost compare-and-set (or a refused
+/// spend).
 /// </summary>
 public static class StoreFence
 {

@@ -284,6 +284,14 @@ public abstract class ClusterStoreContract : IAsyncLifetime
             Assert.Null(await cohorts.SaveCohortAggregateAsync(new CohortAggregateRecord { CohortId = "c-1", Contributors = 0, ThroughSequence = 0, Version = 0 }, Ct));
         }
 
+        using (StoreFence.Enter(old!))
+        {
+            Assert.False(await cohorts.TrySpendBudgetAsync("c-1", 1, 1e-6, Ct));
+        }
+
+        Assert.Equal(0, (await ((ICohortStore)b).GetCohortAsync("c-1", Ct))!.EpsilonSpent);
+        Assert.True(await cohorts.TrySpendBudgetAsync("c-1", 1, 1e-6, Ct));
+
         Assert.Equal("pending", (await ((IQueryJobStore)b).GetQueryJobAsync("qj-1", Ct))!.State);
         Assert.NotNull(await queries.UpdateQueryJobAsync(qj! with { State = "running" }, Ct));
     }

@@ -225,6 +225,12 @@ public sealed partial class PostgresCoordinatorStore : IPresenceStore, ILeaseSto
             cancellationToken);
     }
 
+    /// <summary><see cref="WriteFencedAsync{T}"/> for a yes/no write: false when the fence no longer holds.</summary>
+    private async Task<bool> WriteFencedFlagAsync(Func<Db, CancellationToken, Task<bool>> body, CancellationToken cancellationToken) =>
+        await WriteFencedAsync<object>(async (db, ct) => await body(db, ct).ConfigureAwait(false) ? FencedTrue : null, cancellationToken).ConfigureAwait(false) is not null;
+
+    private static readonly object FencedTrue = new();
+
     private static LeaseRecord ReadLease(NpgsqlDataReader r) => new()
     {
         Resource = r.GetString(0),

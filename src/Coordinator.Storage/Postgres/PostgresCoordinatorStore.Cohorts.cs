@@ -322,7 +322,7 @@ public sealed partial class PostgresCoordinatorStore
         ArgumentException.ThrowIfNullOrEmpty(cohortId);
         ValidateAmount(epsilon, nameof(epsilon));
         ValidateAmount(delta, nameof(delta));
-        return WriteAsync(
+        return WriteFencedFlagAsync(
             async (db, ct) => await db.ExecuteAsync(
                 """
                 UPDATE cohorts SET epsilon_spent = epsilon_spent + @e, delta_spent = delta_spent + @d

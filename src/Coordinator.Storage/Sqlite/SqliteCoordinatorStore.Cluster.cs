@@ -171,6 +171,12 @@ public sealed partial class SqliteCoordinatorStore : IPresenceStore, ILeaseStore
             cancellationToken);
     }
 
+    /// <summary><see cref="WriteFencedAsync{T}"/> for a yes/no write: false when the fence no longer holds.</summary>
+    private async Task<bool> WriteFencedFlagAsync(Func<SqliteConnection, SqliteTransaction, bool> body, CancellationToken cancellationToken) =>
+        await WriteFencedAsync<object>((c, t) => body(c, t) ? FencedTrue : null, cancellationToken).ConfigureAwait(false) is not null;
+
+    private static readonly object FencedTrue = new();
+
     private static LeaseRecord? GetLease(SqliteConnection c, SqliteTransaction t, string resource) =>
         QuerySingle(
             c,

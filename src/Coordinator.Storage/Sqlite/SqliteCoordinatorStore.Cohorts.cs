@@ -318,7 +318,7 @@ public sealed partial class SqliteCoordinatorStore
         ArgumentException.ThrowIfNullOrEmpty(cohortId);
         ValidateAmount(epsilon, nameof(epsilon));
         ValidateAmount(delta, nameof(delta));
-        return WriteAsync(
+        return WriteFencedFlagAsync(
             (c, t) => Execute(
                 c,
                 t,
