@@ -287,6 +287,30 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
             runner.Dispose();
         }
 
+        // ---- the single-node reference: the same inputs on one in-process coordinator (SQLite), nobody killed
+        await using (var single = await CoordinatorHarness.StartAsync(ct: Ct))
+        {
+            single.StartCustodians([1, 2, 3]);
+            string singleKeys = await single.RunCeremonyAsync(3, 2, relinearization: false, rotations: [], Ct);
+            using var singleOp = single.Operator();
+            var singleJob = await singleOp.CreateTrainingJobAsync(new CreateTrainingJobRequest { Spec = spec, KeySetId = singleKeys }, Ct);
+            await FederatedTrainingEndToEndTests.RunAgentsAsync(single, singleJob.JobId, data, Ct);
+            var reference = await singleOp.GetJobAsync(singleJob.JobId, Ct);
+            Assert.Equal("completed", reference.State);
+
+            // exact: what was counted (per round: sampled, received = ledger rows, released total weight, an integer)
+            Assert.Equal(
+                reference.History.Select(h => (h.Round, h.Selected, h.Received, h.TotalWeight, h.State)),
+                final.History.Select(h => (h.Round, h.Selected, h.Received, h.TotalWeight, h.State)));
+
+            // to the decryption precision: the models (each run has its own keys, encryption randomness and flooding
+            // noise, so the released sums differ in their low bits, never in what was summed)
+            double[] wSingle = [.. reference.GlobalModel];
+            double between = Math.Sqrt(wSingle.Zip(wEnc, (a, b) => (a - b) * (a - b)).Sum()) / Math.Sqrt(wSingle.Sum(a => a * a));
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: single-node reference run: same ledger per round; model relative difference {between:E2}");
+            Assert.True(between <= 1e-4, $"multi-node vs single-node model: relative difference {between:E2}");
+        }
+
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s in all; connections per node: {string.Join(", ", fronts.SelectMany(f => f.Routed).GroupBy(kv => kv.Key).Select(g => $"{nodes.FindIndex(n => n.Port == g.Key)}:{g.Sum(kv => kv.Value)}"))}");
     }
 
