@@ -267,6 +267,7 @@ public sealed class QueryJobService(
         {
             if (job.State is "completed" or "failed" or "cancelled")
             {
+                await leases.ReleaseAsync(Scope(job.JobId), ct).ConfigureAwait(false); // a no-op unless held here
                 continue;
             }
 

@@ -56,7 +56,14 @@ public sealed class JobLeases(ICoordinatorStore store, IOptions<CoordinatorOptio
     {
         if (Enabled && _held.TryRemove(resource, out var held))
         {
-            await ((ILeaseStore)store).ReleaseLeaseAsync(resource, NodeId, held.Lease.Token, ct).ConfigureAwait(false);
+            try
+            {
+                await ((ILeaseStore)store).ReleaseLeaseAsync(resource, NodeId, held.Lease.Token, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogDebug(ex, "Releasing {Resource} failed; it expires", resource);
+            }
         }
     }
 

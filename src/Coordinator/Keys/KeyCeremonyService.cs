@@ -87,6 +87,10 @@ public sealed class KeyCeremonyService(
                     await StepAsync(ks, cancellationToken).ConfigureAwait(false);
                 }
             }
+            else
+            {
+                await leases.ReleaseAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false); // a no-op unless held here
+            }
         }
     }
 

@@ -375,6 +375,10 @@ public sealed class TrainingService(
                     logger.LogError(ex, "Stepping job {JobId} failed; will retry", job.JobId);
                 }
             }
+            else
+            {
+                await leases.ReleaseAsync("job:" + job.JobId, ct).ConfigureAwait(false); // finished: a no-op unless held here
+            }
         }
     }
 
