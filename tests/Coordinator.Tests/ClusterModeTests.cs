@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using PrivateHealth.Coordinator.Hosting;
+using PrivateHealth.Coordinator.Storage;
 using PrivateHealth.Grpc.Auth;
 using PrivateHealth.Participant.Network;
 using PrivateHealth.Participant.Simulation;
@@ -141,6 +142,38 @@ public sealed class ClusterModeTests : IAsyncLifetime
         await stop.CancelAsync();
         await watch;
         runners.ForEach(r => r.Dispose());
+    }
+
+    [Fact]
+    public async Task AWorkerStepThatLostItsLease_CannotCommit()
+    {
+        var leases = _apps[0].Services.GetRequiredService<JobLeases>();
+        var store = _apps[0].Services.GetRequiredService<ICoordinatorStore>();
+        var job = await store.CreateJobAsync(new JobRecord
+        {
+            JobId = "fence-job", KeySetId = "none", Spec = [1], State = JobState.Completed, GlobalModel = [0], CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, Ct);
+
+        // exactly the workers' pattern: acquire (awaited), enter (synchronously, in the stepping method), write
+        async Task<JobRecord?> StepAsync(JobRecord j, string message)
+        {
+            using var lease = (await leases.TryAcquireAsync("test:fence", Ct))?.Enter();
+            Assert.NotNull(lease);
+            Assert.Equal("node-0", StoreFence.Current?.Owner);
+            return await store.UpdateJobAsync(j with { Message = message }, Ct);
+        }
+
+        job = await StepAsync(job, "step 1");
+        Assert.NotNull(job);
+        Assert.Null(StoreFence.Current);
+
+        // the lease moves to node 1 behind node 0's back (as after a pause longer than the TTL); node 0 still caches it
+        var held = (await ((ILeaseStore)store).GetLeaseAsync("test:fence", Ct))!;
+        Assert.True(await ((ILeaseStore)store).ReleaseLeaseAsync("test:fence", "node-0", held.Token, Ct));
+        Assert.Equal(held.Token + 1, (await ((ILeaseStore)store).TryAcquireLeaseAsync("test:fence", "node-1", TimeSpan.FromMinutes(1), Ct))!.Token);
+
+        Assert.Null(await StepAsync(job!, "stale step"));
+        Assert.Equal("step 1", (await store.GetJobAsync("fence-job", Ct))!.Message);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)

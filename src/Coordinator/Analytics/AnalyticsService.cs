@@ -186,7 +186,7 @@ public sealed class AnalyticsService(
     {
         foreach (var cohort in await cohorts.ListCohortsAsync(ct).ConfigureAwait(false))
         {
-            using var lease = await leases.TryEnterAsync("cohort:" + cohort.CohortId, ct).ConfigureAwait(false);
+            using var lease = (await leases.TryAcquireAsync("cohort:" + cohort.CohortId, ct).ConfigureAwait(false))?.Enter();
             if (lease is not null)
             {
                 await FoldAsync(cohort, ct).ConfigureAwait(false);

@@ -273,7 +273,7 @@ public sealed class QueryJobService(
 
             try
             {
-                using var lease = await leases.TryEnterAsync(Scope(job.JobId), ct).ConfigureAwait(false);
+                using var lease = (await leases.TryAcquireAsync(Scope(job.JobId), ct).ConfigureAwait(false))?.Enter();
                 if (lease is not null)
                 {
                     await StepAsync(job, ct).ConfigureAwait(false);

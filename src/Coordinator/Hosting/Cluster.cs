@@ -11,7 +11,7 @@ namespace PrivateHealth.Coordinator.Hosting;
 
 /// <summary>
 /// Per-job leases of this node (decision 0018). A worker steps a job (training job, query job, key ceremony, cohort
-/// fold, settlement) only inside <see cref="TryEnterAsync"/>: it holds the job's lease and the flow carries the lease
+/// fold, settlement) only inside <see cref="TryAcquireAsync"/> and <see cref="Step.Enter"/>: it holds the job's lease and the flow carries the lease
 /// as its <see cref="StoreFence"/>, so the versioned updates of that step commit only while the lease is still this
 /// node's. Held leases are reused across passes and renewed every third of <see cref="CoordinatorOptions.LeaseTtl"/>,
 /// also while a long step runs. Off cluster mode (one SQLite node) every call succeeds without touching the store.
@@ -31,24 +31,43 @@ public sealed class JobLeases(ICoordinatorStore store, IOptions<CoordinatorOptio
     public IReadOnlyCollection<string> HeldResources => [.. _held.Keys];
 
     /// <summary>
-    /// Takes (or reuses, or renews) the lease of <paramref name="resource"/>; null when another node holds it. Dispose the
-    /// returned scope when the step ends: it clears the fence and stops the in-step renewal (the lease itself is kept
-    /// for the next pass and expires if this node dies).
+    /// Takes (or reuses, or renews) the lease of <paramref name="resource"/>; null when another node holds it. Call
+    /// <see cref="Step.Enter"/> on the result — synchronously, in the method that runs the step, so that the fence is set
+    /// in that method's async flow (an <c>AsyncLocal</c> set inside an awaited async method would not reach its caller)
+    /// — and dispose what it returns when the step ends: that clears the fence and stops the in-step renewal (the lease
+    /// itself is kept for the next pass and expires if this node dies).
     /// </summary>
-    public async Task<IDisposable?> TryEnterAsync(string resource, CancellationToken ct)
+    public async Task<Step?> TryAcquireAsync(string resource, CancellationToken ct)
     {
         if (!Enabled)
         {
-            return NoScope.Instance;
+            return new Step(this, resource, null, ct);
         }
 
         var lease = await EnsureAsync(resource, ct).ConfigureAwait(false);
-        if (lease is null)
+        return lease is null ? null : new Step(this, resource, lease, ct);
+    }
+
+    /// <summary>A lease held for one step of a job.</summary>
+    public sealed class Step
+    {
+        private readonly JobLeases _owner;
+        private readonly string _resource;
+        private readonly CancellationToken _ct;
+
+        internal Step(JobLeases owner, string resource, LeaseRecord? lease, CancellationToken ct)
         {
-            return null;
+            _owner = owner;
+            _resource = resource;
+            Lease = lease;
+            _ct = ct;
         }
 
-        return new Scope(this, resource, StoreFence.Enter(lease), ct);
+        /// <summary>The lease (null off cluster mode: nothing to fence).</summary>
+        public LeaseRecord? Lease { get; }
+
+        /// <summary>Sets the lease as the current flow's <see cref="StoreFence"/> and keeps renewing it until disposed.</summary>
+        public IDisposable Enter() => Lease is null ? NoScope.Instance : new Scope(_owner, _resource, StoreFence.Enter(Lease), _ct);
     }
 
     /// <summary>Gives up the lease of a finished job (best effort).</summary>

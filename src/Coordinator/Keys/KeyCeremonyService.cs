@@ -81,7 +81,7 @@ public sealed class KeyCeremonyService(
         {
             if (ks.State == "running")
             {
-                using var lease = await leases.TryEnterAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false);
+                using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();
                 if (lease is not null)
                 {
                     await StepAsync(ks, cancellationToken).ConfigureAwait(false);

@@ -120,7 +120,7 @@ public sealed class SettlementService(
         {
             try
             {
-                using var lease = await leases.TryEnterAsync("settle:" + job.JobId, ct).ConfigureAwait(false);
+                using var lease = (await leases.TryAcquireAsync("settle:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
                 if (lease is not null)
                 {
                     await StepAsync(job, ct).ConfigureAwait(false);

@@ -364,7 +364,7 @@ public sealed class TrainingService(
                 try
                 {
                     // only while holding the job's lease; its versioned updates are fenced by it (decision 0018)
-                    using var lease = await leases.TryEnterAsync("job:" + job.JobId, ct).ConfigureAwait(false);
+                    using var lease = (await leases.TryAcquireAsync("job:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
                     if (lease is not null)
                     {
                         await StepJobAsync(job, ct).ConfigureAwait(false);
