@@ -20,6 +20,12 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Contains("--scaleout", StringComparer.Ordinal))
+        {
+            // not a BenchmarkDotNet suite: one timed round per node count (see ScaleOutIngest)
+            return ScaleOutIngest.RunAsync(args).GetAwaiter().GetResult();
+        }
+
         bool quick = args.Contains("--quick", StringComparer.Ordinal);
         string[] rest = [.. args.Where(a => !string.Equals(a, "--quick", StringComparison.Ordinal))];
 

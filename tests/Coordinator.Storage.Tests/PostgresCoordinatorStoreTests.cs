@@ -31,7 +31,7 @@ public sealed class PostgresCoordinatorStoreTests : DurableCoordinatorStoreContr
         var reopened = (PostgresCoordinatorStore)await ReopenAsync();
         await reopened.InitializeAsync(Ct);
 
-        Assert.Equal(3, PostgresCoordinatorStore.LatestSchemaVersion);
+        Assert.Equal(4, PostgresCoordinatorStore.LatestSchemaVersion);
         Assert.Equal(SqliteCoordinatorStore.LatestSchemaVersion, PostgresCoordinatorStore.LatestSchemaVersion);
         Assert.Equal(PostgresCoordinatorStore.LatestSchemaVersion, await reopened.GetSchemaVersionAsync(Ct));
         Assert.Equal(
@@ -99,7 +99,7 @@ public sealed class PostgresCoordinatorStoreTests : DurableCoordinatorStoreContr
         await store.DisposeAsync();
         await _db.ExecuteAsync(
             """
-            DROP TABLE query_jobs, quotes, cohort_aggregates, active_contributions, contribution_events, cohorts;
+            DROP TABLE leases, presence, query_jobs, quotes, cohort_aggregates, active_contributions, contribution_events, cohorts;
             DELETE FROM schema_version WHERE version >= 2;
             """);
 

@@ -11,11 +11,18 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    public CoordinatorProcess(string dataDirectory)
+    public CoordinatorProcess(string dataDirectory, IReadOnlyList<string>? extraArguments = null)
     {
         DataDirectory = dataDirectory;
         Port = FreePort();
+        ExtraArguments = extraArguments ?? [];
     }
+
+    /// <summary>More <c>--Coordinator:…</c> flags (e.g. the PostgreSQL store of a cluster node); later flags win.</summary>
+    public IReadOnlyList<string> ExtraArguments { get; }
+
+    /// <summary>Whether the process is running.</summary>
+    public bool IsRunning => _process is { HasExited: false };
 
     public string DataDirectory { get; }
     public int Port { get; }
@@ -57,6 +64,10 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
         info.ArgumentList.Add("--Coordinator:TickInterval=00:00:00.050");
         info.ArgumentList.Add("--Logging:LogLevel:Default=Information");
         info.ArgumentList.Add("--Logging:LogLevel:Microsoft=Warning");
+        foreach (var argument in ExtraArguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) =>

@@ -17,10 +17,35 @@ public sealed class HostingTests
     [InlineData("Coordinator:MaxUploadBytes", "10", "MaxUploadBytes must be in")]
     [InlineData("Coordinator:CustodianTimeout", "00:00:00.1", "CustodianTimeout must be at least 1 s.")]
     [InlineData("Coordinator:DevelopmentIssuer", "false", "Authority and Audience are required")]
+    [InlineData("Coordinator:LeaseTtl", "00:00:00.5", "LeaseTtl must be in [1 s, 10 min].")]
+    [InlineData("Coordinator:PresenceTtl", "00:00:01", "PresenceTtl must be at least twice PresenceInterval")]
+    [InlineData("Coordinator:NodeId", " ", "NodeId must be 1 to 200 characters.")]
     public void InvalidSettingsStopStartUpWithTheReason(string key, string value, string expected)
     {
         var ex = Assert.Throws<OptionsValidationException>(() => CoordinatorApp.Build([$"--{key}={value}", "--Coordinator:DataDirectory=" + Path.GetTempPath()]));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NodesStartingTogetherOnOneMissingIssuerKeyFileAllUseTheSameKey()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ph-issuer-" + Guid.NewGuid().ToString("N"));
+        string path = Path.Combine(dir, "shared", "dev-issuer.pem");
+        try
+        {
+            var issuers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => CoordinatorApp.LoadOrCreateIssuer(path), Ct)));
+            string pem = await File.ReadAllTextAsync(path, Ct);
+            Assert.All(issuers, i => Assert.Equal(pem, i.ExportPrivateKeyPem()));
+            Assert.Equal(["dev-issuer.pem"], Directory.GetFiles(Path.GetDirectoryName(path)!).Select(Path.GetFileName));
+            foreach (var i in issuers)
+            {
+                i.Dispose();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

@@ -272,7 +272,7 @@ public sealed partial class PostgresCoordinatorStore
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.Contributors, nameof(aggregate));
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.ThroughSequence, nameof(aggregate));
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.Version, nameof(aggregate));
-        return WriteAsync(
+        return WriteFencedAsync(
             async (db, ct) =>
             {
                 if (!await db.ExistsAsync("SELECT 1 FROM cohorts WHERE cohort_id = @id;", ct, ("id", aggregate.CohortId)).ConfigureAwait(false))
@@ -322,7 +322,7 @@ public sealed partial class PostgresCoordinatorStore
         ArgumentException.ThrowIfNullOrEmpty(cohortId);
         ValidateAmount(epsilon, nameof(epsilon));
         ValidateAmount(delta, nameof(delta));
-        return WriteAsync(
+        return WriteFencedFlagAsync(
             async (db, ct) => await db.ExecuteAsync(
                 """
                 UPDATE cohorts SET epsilon_spent = epsilon_spent + @e, delta_spent = delta_spent + @d

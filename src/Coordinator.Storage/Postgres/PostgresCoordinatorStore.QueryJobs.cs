@@ -204,7 +204,7 @@ public sealed partial class PostgresCoordinatorStore
     public Task<QueryJobRecord?> UpdateQueryJobAsync(QueryJobRecord job, CancellationToken cancellationToken = default)
     {
         ValidateQueryJob(job);
-        return WriteAsync(
+        return WriteFencedAsync(
             (db, ct) => db.QuerySingleAsync(
                 $"""
                 UPDATE query_jobs SET state = @state, message = @msg, data = @data, updated_at = @ua, version = version + 1

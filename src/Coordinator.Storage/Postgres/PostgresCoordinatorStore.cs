@@ -239,7 +239,7 @@ public sealed partial class PostgresCoordinatorStore : ICoordinatorStore, ICohor
     public Task<JobRecord?> UpdateJobAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ValidateJob(job);
-        return WriteAsync(
+        return WriteFencedAsync(
             (db, ct) => db.QuerySingleAsync(
                 $"""
                 UPDATE jobs SET key_set_id = @ks, spec = @spec, state = @state, current_round = @cr,
@@ -325,7 +325,7 @@ public sealed partial class PostgresCoordinatorStore : ICoordinatorStore, ICohor
     public Task<RoundRecord?> UpdateRoundAsync(RoundRecord round, CancellationToken cancellationToken = default)
     {
         ValidateRound(round);
-        return WriteAsync(
+        return WriteFencedAsync(
             async (db, ct) =>
             {
                 var stored = await GetRoundAsync(db, round.JobId, round.Round, lockMode: "FOR UPDATE", ct).ConfigureAwait(false);
@@ -870,7 +870,7 @@ public sealed partial class PostgresCoordinatorStore : ICoordinatorStore, ICohor
     public Task<KeySetRecord?> UpdateKeySetAsync(KeySetRecord keySet, CancellationToken cancellationToken = default)
     {
         ValidateKeySet(keySet);
-        return WriteAsync(
+        return WriteFencedAsync(
             (db, ct) => db.QuerySingleAsync(
                 $"""
                 UPDATE key_sets SET preset = @preset, members = @members, threshold = @threshold, state = @state,

@@ -235,5 +235,27 @@ internal static class PostgresMigrations
 
         CREATE INDEX query_jobs_by_cohort ON query_jobs (cohort_id, seq);
         """,
+
+        // 4: scale-out (decision 0018): presence heartbeats of every node and leases with fencing tokens
+        """
+        CREATE TABLE presence (
+            kind       text        NOT NULL,
+            id         text        NOT NULL,
+            node_id    text        NOT NULL,
+            expires_at timestamptz NOT NULL,
+            PRIMARY KEY (kind, id, node_id)
+        );
+
+        CREATE INDEX presence_by_node ON presence (node_id);
+        CREATE INDEX presence_by_expiry ON presence (expires_at);
+
+        -- token is the fencing token: strictly increasing per resource, bumped whenever the lease changes hands.
+        CREATE TABLE leases (
+            resource   text        PRIMARY KEY,
+            owner      text        NULL,
+            token      bigint      NOT NULL,
+            expires_at timestamptz NOT NULL
+        );
+        """,
     ];
 }

@@ -263,7 +263,7 @@ public sealed partial class SqliteCoordinatorStore
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.Contributors, nameof(aggregate));
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.ThroughSequence, nameof(aggregate));
         ArgumentOutOfRangeException.ThrowIfNegative(aggregate.Version, nameof(aggregate));
-        return WriteAsync(
+        return WriteFencedAsync(
             (c, t) =>
             {
                 if (!Exists(c, t, "SELECT 1 FROM cohorts WHERE cohort_id = @id;", ("@id", aggregate.CohortId)))
@@ -318,7 +318,7 @@ public sealed partial class SqliteCoordinatorStore
         ArgumentException.ThrowIfNullOrEmpty(cohortId);
         ValidateAmount(epsilon, nameof(epsilon));
         ValidateAmount(delta, nameof(delta));
-        return WriteAsync(
+        return WriteFencedFlagAsync(
             (c, t) => Execute(
                 c,
                 t,

@@ -213,7 +213,7 @@ public sealed partial class SqliteCoordinatorStore : IQueryJobStore
     public Task<QueryJobRecord?> UpdateQueryJobAsync(QueryJobRecord job, CancellationToken cancellationToken = default)
     {
         ValidateQueryJob(job);
-        return WriteAsync(
+        return WriteFencedAsync(
             (c, t) =>
             {
                 var changed = Execute(

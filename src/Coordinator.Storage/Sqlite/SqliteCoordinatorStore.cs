@@ -275,7 +275,7 @@ public sealed partial class SqliteCoordinatorStore : ICoordinatorStore, ICohortS
     public Task<JobRecord?> UpdateJobAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ValidateJob(job);
-        return WriteAsync(
+        return WriteFencedAsync(
             (c, t) =>
             {
                 var changed = Execute(
@@ -367,7 +367,7 @@ public sealed partial class SqliteCoordinatorStore : ICoordinatorStore, ICohortS
     public Task<RoundRecord?> UpdateRoundAsync(RoundRecord round, CancellationToken cancellationToken = default)
     {
         ValidateRound(round);
-        return WriteAsync(
+        return WriteFencedAsync(
             (c, t) =>
             {
                 var stored = GetRound(c, t, round.JobId, round.Round);
@@ -940,7 +940,7 @@ public sealed partial class SqliteCoordinatorStore : ICoordinatorStore, ICohortS
     public Task<KeySetRecord?> UpdateKeySetAsync(KeySetRecord keySet, CancellationToken cancellationToken = default)
     {
         ValidateKeySet(keySet);
-        return WriteAsync(
+        return WriteFencedAsync(
             (c, t) =>
             {
                 var changed = Execute(

@@ -219,5 +219,25 @@ internal static class SqliteMigrations
 
         CREATE INDEX query_jobs_by_cohort ON query_jobs (cohort_id, seq);
         """,
+
+        // 4: scale-out (decision 0018): presence heartbeats and leases with fencing tokens (Unix milliseconds)
+        """
+        CREATE TABLE presence (
+            kind       TEXT    NOT NULL,
+            id         TEXT    NOT NULL,
+            node_id    TEXT    NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (kind, id, node_id)
+        );
+
+        CREATE INDEX presence_by_node ON presence (node_id);
+
+        CREATE TABLE leases (
+            resource   TEXT    PRIMARY KEY,
+            owner      TEXT    NULL,
+            token      INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        """,
     ];
 }

@@ -35,7 +35,8 @@ public sealed class AnalyticsService(
     CoordinatorMetrics metrics,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
-    ILogger<AnalyticsService> logger)
+    ILogger<AnalyticsService> logger,
+    JobLeases leases)
 {
     /// <summary>Parameter preset of analytics key sets (depth-1 query circuit, Δ = 2^70).</summary>
     public const string Preset = "AggregationLogN13LogQP216";
@@ -185,7 +186,11 @@ public sealed class AnalyticsService(
     {
         foreach (var cohort in await cohorts.ListCohortsAsync(ct).ConfigureAwait(false))
         {
-            await FoldAsync(cohort, ct).ConfigureAwait(false);
+            using var lease = (await leases.TryAcquireAsync("cohort:" + cohort.CohortId, ct).ConfigureAwait(false))?.Enter();
+            if (lease is not null)
+            {
+                await FoldAsync(cohort, ct).ConfigureAwait(false);
+            }
         }
     }
 

@@ -70,7 +70,8 @@ public sealed class QueryJobService(
     CustodianTaskBoard board,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
-    ILogger<QueryJobService> logger)
+    ILogger<QueryJobService> logger,
+    JobLeases leases)
 {
     /// <summary>How long a quote stays valid.</summary>
     public static readonly TimeSpan QuoteLifetime = TimeSpan.FromMinutes(15);
@@ -266,12 +267,17 @@ public sealed class QueryJobService(
         {
             if (job.State is "completed" or "failed" or "cancelled")
             {
+                await leases.ReleaseAsync(Scope(job.JobId), ct).ConfigureAwait(false); // a no-op unless held here
                 continue;
             }
 
             try
             {
-                await StepAsync(job, ct).ConfigureAwait(false);
+                using var lease = (await leases.TryAcquireAsync(Scope(job.JobId), ct).ConfigureAwait(false))?.Enter();
+                if (lease is not null)
+                {
+                    await StepAsync(job, ct).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -93,6 +93,8 @@ public static class CoordinatorApp
             : new SqliteCoordinatorStore(options.ResolvedDatabasePath));
         builder.Services.AddSingleton<CoordinatorMetrics>();
         builder.Services.AddSingleton<PresenceTracker>();
+        builder.Services.AddSingleton<JobLeases>();
+        builder.Services.AddHostedService<ClusterWorker>();
         builder.Services.AddSingleton<CustodianTaskBoard>();
         builder.Services.AddSingleton<RoundBoard>();
         builder.Services.AddSingleton<KeySetRegistry>();
@@ -172,7 +174,12 @@ public static class CoordinatorApp
         sources.Insert(lastFile + 1, json);
     }
 
-    private static DevelopmentTokenIssuer LoadOrCreateIssuer(string path)
+    /// <summary>
+    /// Loads the development issuer's key, or creates it when missing. Several nodes may share one key file (decision
+    /// 0018) and start at the same moment: each writes its candidate to a file of its own and moves it into place without
+    /// overwriting; a node that loses that race loads the winner's key, so all nodes sign and verify with the same key.
+    /// </summary>
+    internal static DevelopmentTokenIssuer LoadOrCreateIssuer(string path)
     {
         if (File.Exists(path))
         {
@@ -181,15 +188,25 @@ public static class CoordinatorApp
 
         var issuer = new DevelopmentTokenIssuer();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var temp = path + ".tmp";
+        var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         File.WriteAllText(temp, issuer.ExportPrivateKeyPem());
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        File.Move(temp, path, overwrite: false);
-        return issuer;
+        try
+        {
+            File.Move(temp, path, overwrite: false);
+            return issuer;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // another node created the key first: use that one
+            File.Delete(temp);
+            issuer.Dispose();
+            return DevelopmentTokenIssuer.FromPem(File.ReadAllText(path));
+        }
     }
 }
 

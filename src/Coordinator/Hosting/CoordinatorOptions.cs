@@ -68,6 +68,33 @@ public sealed class CoordinatorOptions
     /// <summary>Optional PostgreSQL schema for the coordinator's tables (created when missing).</summary>
     public string? PostgresSchema { get; set; }
 
+    /// <summary>
+    /// This node's id in presence rows and lease owners (decision 0018). Default: random per process
+    /// (<c>{machine}-{pid}-{random}</c>), so a restarted node never mistakes an old lease for its own.
+    /// </summary>
+    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    /// <summary>
+    /// Several nodes over one store: shared presence heartbeats, per-job leases with fencing and polling wakeups.
+    /// Default: on when <see cref="StoreProvider"/> is "postgres", off for SQLite (one node).
+    /// </summary>
+    public bool? Cluster { get; set; }
+
+    /// <summary>Lease of a job (training, query, ceremony, cohort fold, settlement) held while a node steps it; renewed every third of it. Default 8 s.</summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>How often a node writes its presence heartbeat and reads everyone's (also at once when a connection to it opens or closes). Default 1 s.</summary>
+    public TimeSpan PresenceInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a node's presence rows outlive its last heartbeat. Default 5 s.</summary>
+    public TimeSpan PresenceTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a cluster node wakes its watchers (round and task streams) to re-read the store, so that what another node wrote reaches them. Default 500 ms.</summary>
+    public TimeSpan WakeInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Whether the cluster mode is on (see <see cref="Cluster"/>).</summary>
+    public bool ClusterEnabled => Cluster ?? StoreProvider == "postgres";
+
     /// <summary>How long online agents have to answer a federated query's collection round (default 2 min).</summary>
     public TimeSpan FederatedQueryDeadline { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -103,6 +130,11 @@ public sealed class CoordinatorOptions
         p.AddRange(Chain.Problems());
         if (StoreProvider is not ("sqlite" or "postgres")) { p.Add($"StoreProvider '{StoreProvider}' must be 'sqlite' or 'postgres'."); }
         if (StoreProvider == "postgres" && string.IsNullOrWhiteSpace(PostgresConnectionString)) { p.Add("StoreProvider 'postgres' needs PostgresConnectionString."); }
+        if (string.IsNullOrWhiteSpace(NodeId) || NodeId.Length > 200) { p.Add("NodeId must be 1 to 200 characters."); }
+        if (LeaseTtl < TimeSpan.FromSeconds(1) || LeaseTtl > TimeSpan.FromMinutes(10)) { p.Add("LeaseTtl must be in [1 s, 10 min]."); }
+        if (PresenceInterval < TimeSpan.FromMilliseconds(50) || PresenceInterval > TimeSpan.FromSeconds(30)) { p.Add("PresenceInterval must be in [50 ms, 30 s]."); }
+        if (WakeInterval < TimeSpan.FromMilliseconds(20) || WakeInterval > TimeSpan.FromSeconds(30)) { p.Add("WakeInterval must be in [20 ms, 30 s]."); }
+        if (PresenceTtl < PresenceInterval * 2 || PresenceTtl > TimeSpan.FromMinutes(10)) { p.Add("PresenceTtl must be at least twice PresenceInterval (and at most 10 min)."); }
         if (FederatedQueryDeadline < TimeSpan.FromMilliseconds(100)) { p.Add("FederatedQueryDeadline must be at least 100 ms."); }
         if (FederatedQueryWaitAfterMinimum < TimeSpan.Zero) { p.Add("FederatedQueryWaitAfterMinimum must be >= 0."); }
         if (TlsCertificatePath is not null && !File.Exists(TlsCertificatePath)) { p.Add($"TlsCertificatePath '{TlsCertificatePath}' does not exist."); }

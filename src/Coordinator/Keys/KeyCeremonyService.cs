@@ -29,7 +29,8 @@ public sealed class KeyCeremonyService(
     PresenceTracker presence,
     CustodianTaskBoard board,
     TimeProvider time,
-    ILogger<KeyCeremonyService> logger)
+    ILogger<KeyCeremonyService> logger,
+    JobLeases leases)
 {
     private static readonly string[] Phases = ["registration", "public-key", "relinearization-1", "relinearization-2", "galois", "threshold-deal", "threshold-accept", "done"];
 
@@ -80,7 +81,15 @@ public sealed class KeyCeremonyService(
         {
             if (ks.State == "running")
             {
-                await StepAsync(ks, cancellationToken).ConfigureAwait(false);
+                using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();
+                if (lease is not null)
+                {
+                    await StepAsync(ks, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await leases.ReleaseAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false); // a no-op unless held here
             }
         }
     }

@@ -39,7 +39,8 @@ public sealed class SettlementService(
     ICohortStore cohorts,
     IOptions<CoordinatorOptions> options,
     TimeProvider time,
-    ILogger<SettlementService> logger) : IDisposable
+    ILogger<SettlementService> logger,
+    JobLeases leases) : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ChainSettings _settings = options.Value.Chain;
@@ -119,7 +120,11 @@ public sealed class SettlementService(
         {
             try
             {
-                await StepAsync(job, ct).ConfigureAwait(false);
+                using var lease = (await leases.TryAcquireAsync("settle:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
+                if (lease is not null)
+                {
+                    await StepAsync(job, ct).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {

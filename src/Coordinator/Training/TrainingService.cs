@@ -114,7 +114,8 @@ public sealed class TrainingService(
     Settlement.SettlementService settlement,
     TimeProvider time,
     IOptions<CoordinatorOptions> options,
-    ILogger<TrainingService> logger)
+    ILogger<TrainingService> logger,
+    JobLeases leases)
 {
     private readonly ConcurrentDictionary<string, JobContext> _contexts = new(StringComparer.Ordinal);
     private readonly CoordinatorOptions _options = options.Value;
@@ -368,12 +369,21 @@ public sealed class TrainingService(
             {
                 try
                 {
-                    await StepJobAsync(job, ct).ConfigureAwait(false);
+                    // only while holding the job's lease; its versioned updates are fenced by it (decision 0018)
+                    using var lease = (await leases.TryAcquireAsync("job:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
+                    if (lease is not null)
+                    {
+                        await StepJobAsync(job, ct).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     logger.LogError(ex, "Stepping job {JobId} failed; will retry", job.JobId);
                 }
+            }
+            else
+            {
+                await leases.ReleaseAsync("job:" + job.JobId, ct).ConfigureAwait(false); // finished: a no-op unless held here
             }
         }
     }

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using PrivateHealth.Coordinator.Hosting;
+using PrivateHealth.Coordinator.Storage;
+using PrivateHealth.Grpc.Auth;
+using PrivateHealth.Participant.Network;
+using PrivateHealth.Participant.Simulation;
+using PrivateHealth.Protocol.V1;
+using PrivateHealth.Testing;
+
+namespace PrivateHealth.Coordinator.Tests;
+
+/// <summary>
+/// Two in-process coordinator nodes in cluster mode over one PostgreSQL schema (decision 0018): presence on one node is
+/// seen by the other within about a heartbeat, and what one node writes reaches the watchers of the other within about
+/// a wake interval.
+/// </summary>
+public sealed class ClusterModeTests : IAsyncLifetime
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private readonly DevelopmentTokenIssuer _issuer = new();
+    private readonly List<WebApplication> _apps = [];
+    private readonly List<Uri> _addresses = [];
+    private PostgresServer _pg = null!;
+    private string _schema = "";
+    private string _dir = "";
+
+    public async ValueTask InitializeAsync()
+    {
+        _pg = await PostgresServer.SharedAsync();
+        _schema = PostgresServer.NewSchemaName("ph_cluster");
+        _dir = Path.Combine(Path.GetTempPath(), "ph-cluster-" + Guid.NewGuid().ToString("N")[..10]);
+        for (int n = 0; n < 2; n++)
+        {
+            var app = CoordinatorApp.Build(
+            [
+                $"--Coordinator:DataDirectory={Path.Combine(_dir, $"node-{n}")}",
+                "--Coordinator:GrpcPort=0",
+                "--Coordinator:HttpPort=-1",
+                "--Coordinator:TickInterval=00:00:00.100",
+                "--Coordinator:StoreProvider=postgres",
+                $"--Coordinator:PostgresConnectionString={_pg.ConnectionStringWith(16)}",
+                $"--Coordinator:PostgresSchema={_schema}",
+                $"--Coordinator:NodeId=node-{n}",
+                "--Logging:LogLevel:Default=Warning",
+            ], _issuer);
+            _addresses.Add(await CoordinatorApp.StartAsync(app, Ct));
+            _apps.Add(app);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var app in _apps)
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+        }
+
+        await _pg.DropSchemaAsync(_schema, CancellationToken.None);
+        _issuer.Dispose();
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private PresenceTracker Presence(int node) => _apps[node].Services.GetRequiredService<PresenceTracker>();
+
+    [Fact]
+    public async Task PresenceOnOneNode_IsSeenByTheOther_AndGoesAwayWithTheConnection()
+    {
+        var seen = Stopwatch.StartNew();
+        var participant = Presence(0).ParticipantConnected("p-1");
+        var custodian = Presence(0).CustodianConnected(2);
+        await WaitUntilAsync(() => Presence(1).IsParticipantOnline("p-1") && Presence(1).OnlineCustodians.SequenceEqual([2]), TimeSpan.FromSeconds(3));
+        var arrived = seen.Elapsed;
+        Assert.Equal(1, Presence(1).OnlineParticipantCount);
+
+        // the same participant on both nodes counts once
+        using (Presence(1).ParticipantConnected("p-1"))
+        {
+            Assert.Equal(1, Presence(1).OnlineParticipantCount);
+        }
+
+        seen.Restart();
+        participant.Dispose();
+        custodian.Dispose();
+        await WaitUntilAsync(() => !Presence(1).IsParticipantOnline("p-1") && Presence(1).OnlineCustodians.Count == 0, TimeSpan.FromSeconds(3));
+        TestContext.Current.TestOutputHelper?.WriteLine($"connect seen by the other node after {arrived.TotalMilliseconds:F0} ms, disconnect after {seen.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(arrived < TimeSpan.FromSeconds(2), $"connect seen after {arrived}");
+        Assert.True(seen.Elapsed < TimeSpan.FromSeconds(2), $"disconnect seen after {seen.Elapsed}");
+    }
+
+    [Fact]
+    public async Task AJobCreatedOnOneNode_ReachesAWatcherOnTheOther_WithinASecond()
+    {
+        // custodians on node 0; the ceremony and the job are started through node 1
+        var retry = new RetryPolicy { Initial = TimeSpan.FromMilliseconds(50), Max = TimeSpan.FromMilliseconds(400) };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var runners = new List<CustodianRunner>();
+        for (int party = 1; party <= 3; party++)
+        {
+            var runner = new CustodianRunner(new CoordinatorClient(_addresses[0], _issuer.CreateToken($"custodian-{party}", Roles.Custodian)), $"custodian-{party}", party,
+                CoordinatorHarness.TrainingParameters, new InMemoryCustodianVault(), retry);
+            runners.Add(runner);
+            _ = Task.Run(() => runner.RunAsync(stop.Token), stop.Token);
+        }
+
+        using var op = new CoordinatorClient(_addresses[1], _issuer.CreateToken("operator-1", Roles.Operator));
+        var ceremony = await retry.RunAsync(c => op.StartKeyCeremonyAsync(new StartKeyCeremonyRequest { Preset = "TrainingLogN12LogQP109", Members = 3, Threshold = 2 }, c), Ct);
+        await CoordinatorHarness.WaitForCeremonyAsync(op, ceremony.KeySetId, Ct);
+
+        using var watcher = new CoordinatorClient(_addresses[0], _issuer.CreateToken("p-1", Roles.Participant));
+        var announced = new TaskCompletionSource<(string JobId, long At)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watch = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var a in watcher.WatchJobsAsync("cluster-cohort", "p-1", stop.Token))
+                {
+                    announced.TrySetResult((a.JobId, Stopwatch.GetTimestamp()));
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException || CoordinatorClient.IsTransient(ex))
+            {
+            }
+        }, Ct);
+        await Task.Delay(700, Ct); // the stream is open and has sent nothing
+
+        var spec = new TrainingJobSpec { CohortId = "cluster-cohort", Model = "logistic", Features = 3, Rounds = 1, SampleFraction = 1, MinParticipants = 1, RoundDeadlineMs = 60_000, Strategy = "fedavg", Seed = 1 };
+        long created = Stopwatch.GetTimestamp();
+        var job = await op.CreateTrainingJobAsync(new CreateTrainingJobRequest { Spec = spec, KeySetId = ceremony.KeySetId }, Ct);
+        var (jobId, at) = await announced.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        var latency = Stopwatch.GetElapsedTime(created, at);
+        TestContext.Current.TestOutputHelper?.WriteLine($"job created on node 1 announced on node 0 after {latency.TotalMilliseconds:F0} ms");
+        Assert.Equal(job.JobId, jobId);
+        Assert.True(latency < TimeSpan.FromSeconds(1.5), $"announced after {latency}");
+
+        await stop.CancelAsync();
+        await watch;
+        runners.ForEach(r => r.Dispose());
+    }
+
+    [Fact]
+    public async Task AWorkerStepThatLostItsLease_CannotCommit()
+    {
+        var leases = _apps[0].Services.GetRequiredService<JobLeases>();
+        var store = _apps[0].Services.GetRequiredService<ICoordinatorStore>();
+        var job = await store.CreateJobAsync(new JobRecord
+        {
+            JobId = "fence-job", KeySetId = "none", Spec = [1], State = JobState.Completed, GlobalModel = [0], CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, Ct);
+
+        // exactly the workers' pattern: acquire (awaited), enter (synchronously, in the stepping method), write
+        async Task<JobRecord?> StepAsync(JobRecord j, string message)
+        {
+            using var lease = (await leases.TryAcquireAsync("test:fence", Ct))?.Enter();
+            Assert.NotNull(lease);
+            Assert.Equal("node-0", StoreFence.Current?.Owner);
+            return await store.UpdateJobAsync(j with { Message = message }, Ct);
+        }
+
+        job = await StepAsync(job, "step 1");
+        Assert.NotNull(job);
+        Assert.Null(StoreFence.Current);
+
+        // the lease moves to node 1 behind node 0's back (as after a pause longer than the TTL); node 0 still caches it
+        var held = (await ((ILeaseStore)store).GetLeaseAsync("test:fence", Ct))!;
+        Assert.True(await ((ILeaseStore)store).ReleaseLeaseAsync("test:fence", "node-0", held.Token, Ct));
+        Assert.Equal(held.Token + 1, (await ((ILeaseStore)store).TryAcquireLeaseAsync("test:fence", "node-1", TimeSpan.FromMinutes(1), Ct))!.Token);
+
+        Assert.Null(await StepAsync(job!, "stale step"));
+        Assert.Equal("step 1", (await store.GetJobAsync("fence-job", Ct))!.Message);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("condition not reached");
+            }
+
+            await Task.Delay(20, Ct);
+        }
+    }
+}
