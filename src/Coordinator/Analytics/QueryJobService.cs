@@ -305,12 +305,7 @@ public sealed class QueryJobService(
 
         if (job.State == "pending" && !await settlement.IsFundedAsync(job.JobId, ct).ConfigureAwait(false))
         {
-            const string waiting = "waiting for the payment in escrow";
-            if (job.Message != waiting)
-            {
-                await UpdateAsync(job, "pending", waiting, data, ct).ConfigureAwait(false);
-            }
-
+            await ProgressAsync(job, "waiting for the payment in escrow", data, ct).ConfigureAwait(false);
             return;
         }
 
@@ -344,11 +339,7 @@ public sealed class QueryJobService(
             {
                 var round = await store.GetRoundAsync(collection.JobId, 0, ct).ConfigureAwait(false);
                 string progress = round is null ? collection.Message ?? "waiting for agents" : $"{round.State.ToString().ToLowerInvariant()}: {round.Message ?? $"{round.Selected.Count} agents asked"}";
-                if (progress != job.Message)
-                {
-                    await UpdateAsync(job, "collecting", progress, data, ct).ConfigureAwait(false);
-                }
-
+                await ProgressAsync(job, progress, data, ct).ConfigureAwait(false);
                 return;
             }
 
@@ -396,12 +387,7 @@ public sealed class QueryJobService(
             var online = presence.OnlineCustodians.Where(x => x >= 1 && x <= ks.Members).ToList();
             if (online.Count < ks.Threshold)
             {
-                string waiting = $"waiting for custodians: {online.Count} of {ks.Threshold} online";
-                if (waiting != job.Message)
-                {
-                    await UpdateAsync(job, "ready", waiting, data, ct).ConfigureAwait(false);
-                }
-
+                await ProgressAsync(job, $"waiting for custodians: {online.Count} of {ks.Threshold} online", data, ct).ConfigureAwait(false);
                 return;
             }
 
@@ -592,6 +578,15 @@ public sealed class QueryJobService(
         }
 
         return collection.Answers;
+    }
+
+    /// <summary>A new progress message in the job's current state (written only when it changed).</summary>
+    private async Task ProgressAsync(QueryJobRecord job, string message, QueryJobData data, CancellationToken ct)
+    {
+        if (message != job.Message)
+        {
+            await UpdateAsync(job, job.State, message, data, ct).ConfigureAwait(false);
+        }
     }
 
     private async Task<QueryJobRecord?> UpdateAsync(QueryJobRecord job, string state, string message, QueryJobData data, CancellationToken ct) =>

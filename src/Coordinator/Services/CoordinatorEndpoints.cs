@@ -137,14 +137,15 @@ public static class CoordinatorEndpoints
             }
 
             using var online = presence.ParticipantConnected(request.ParticipantId);
-            var announced = new HashSet<string>(StringComparer.Ordinal);
+            // jobs already announced, or of another cohort: each job's spec is read once per stream
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             var ct = context.CancellationToken;
             while (!ct.IsCancellationRequested)
             {
                 var wake = rounds.Changed.WaitAsync(Heartbeat, ct);
                 foreach (var job in await store.ListJobsAsync(ct).ConfigureAwait(false))
                 {
-                    if (job.State is not (JobState.Pending or JobState.Running) || announced.Contains(job.JobId))
+                    if (job.State is not (JobState.Pending or JobState.Running) || !seen.Add(job.JobId))
                     {
                         continue;
                     }
@@ -162,7 +163,6 @@ public static class CoordinatorEndpoints
                         Kind = spec.IsFederatedQuery() ? "federated-query" : "training",
                         State = job.State == JobState.Pending ? "pending" : "running",
                     }, ct).ConfigureAwait(false);
-                    announced.Add(job.JobId);
                 }
 
                 try

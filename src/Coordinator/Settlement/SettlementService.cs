@@ -380,12 +380,13 @@ public sealed class SettlementService(
         }
 
         // one leaf per address: a participant id maps to one address, but two ids may share one
-        var byAddress = paid.GroupBy(p => p.Account).Select(g => (Account: g.Key, Weight: g.Sum(x => x.Weight), Participants: g.Select(x => x.Participant).ToList())).ToList();
+        var byAddress = paid.GroupBy(p => p.Account).Select(g => (Account: g.Key, Weight: g.Sum(x => x.Weight), Members: g.ToList())).ToList();
         var fee = paid.Count == 0 ? escrowed : escrowed * _settings.OperatorFeePercent / 100;
         var total = escrowed - fee;
         var leaves = PayoutSplit.Split(total, [.. byAddress.Select(a => (a.Account, a.Weight))]);
         var amounts = leaves.ToDictionary(l => l.Account, l => l.Amount);
-        var entries = byAddress.SelectMany(a => a.Participants.Select((p, i) => new PayoutEntry(p, a.Account.ToString(), i == 0 && amounts.TryGetValue(a.Account, out var amt) ? amt.ToString() : "0", paid.First(x => x.Participant == p).Weight))).ToList();
+        // the address's amount is listed on its first participant (one leaf per address)
+        var entries = byAddress.SelectMany(a => a.Members.Select((m, i) => new PayoutEntry(m.Participant, a.Account.ToString(), i == 0 && amounts.TryGetValue(a.Account, out var amt) ? amt.ToString() : "0", m.Weight))).ToList();
         var root = leaves.Count == 0 ? Hash32.Zero : new PayoutTree(chainJobId, leaves).Root;
         var record = new PayoutRecord(root.ToString(), total.ToString(), fee.ToString(), escrowed.ToString(), entries, unpaid);
         await store.PutArtifactAsync(scope, "payout", JsonSerializer.SerializeToUtf8Bytes(record, Json), ct).ConfigureAwait(false);

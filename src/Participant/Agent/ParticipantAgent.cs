@@ -16,6 +16,7 @@ using PrivateHealth.Participant.Chain;
 using PrivateHealth.Participant.Consent;
 using PrivateHealth.Participant.Custodian;
 using PrivateHealth.Participant.Storage;
+using PrivateHealth.Protocol;
 
 namespace PrivateHealth.Participant.Agent;
 
@@ -108,7 +109,7 @@ public sealed class ParticipantAgent : IDisposable
         var before = ModelEvaluator.Evaluate(globalModel, localData);
         var update = PlainFederatedSimulation.TrainClient(globalModel, localData, config, round, clientIndex);
         int p = update.Delta.Length;
-        var vector = new double[p + 1 + 3];
+        var vector = new double[p + 1 + TrainingJobSpecs.MetricValues];
         if (clipNorm > 0)
         {
             // differential privacy: the update is clipped to L2 norm clipNorm and weighted 1, bounding its influence
