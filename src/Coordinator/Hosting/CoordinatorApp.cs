@@ -176,36 +176,67 @@ public static class CoordinatorApp
 
     /// <summary>
     /// Loads the development issuer's key, or creates it when missing. Several nodes may share one key file (decision
-    /// 0018) and start at the same moment: each writes its candidate to a file of its own and moves it into place without
-    /// overwriting; a node that loses that race loads the winner's key, so all nodes sign and verify with the same key.
+    /// 0018) and start at the same moment: the file is created exclusively (O_CREAT|O_EXCL, atomic on every local and
+    /// network file system, unlike a no-overwrite rename, which .NET emulates with a racy check where hard links are not
+    /// allowed), so exactly one node writes its key; the others read the winner's file, waiting briefly while it is
+    /// still being written, so all nodes sign and verify with the same key.
     /// </summary>
     internal static DevelopmentTokenIssuer LoadOrCreateIssuer(string path)
     {
-        if (File.Exists(path))
-        {
-            return DevelopmentTokenIssuer.FromPem(File.ReadAllText(path));
-        }
-
-        var issuer = new DevelopmentTokenIssuer();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temp, issuer.ExportPrivateKeyPem());
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
+        var issuer = new DevelopmentTokenIssuer();
+        FileStream? created = null;
         try
         {
-            File.Move(temp, path, overwrite: false);
-            return issuer;
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            created = new FileStream(path, options);
         }
         catch (IOException) when (File.Exists(path))
         {
-            // another node created the key first: use that one
-            File.Delete(temp);
             issuer.Dispose();
-            return DevelopmentTokenIssuer.FromPem(File.ReadAllText(path));
+            return ReadIssuer(path);
+        }
+        catch
+        {
+            issuer.Dispose();
+            throw;
+        }
+
+        using (created)
+        {
+            var bytes = System.Text.Encoding.ASCII.GetBytes(issuer.ExportPrivateKeyPem());
+            created.Write(bytes);
+            created.Flush(flushToDisk: true);
+        }
+
+        return issuer;
+    }
+
+    /// <summary>Reads a key file another node may still be writing: a partial file is retried for up to 10 s.</summary>
+    private static DevelopmentTokenIssuer ReadIssuer(string path)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try
+            {
+                return DevelopmentTokenIssuer.FromPem(File.ReadAllText(path));
+            }
+            catch (Exception ex) when (ex is ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException(
+                        $"The development issuer key file '{path}' is not a PEM private key (a node may have crashed while writing it); delete it to create a new key.", ex);
+                }
+
+                Thread.Sleep(20);
+            }
         }
     }
 }
