@@ -58,18 +58,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
         string keyPath = Path.Combine(dir, "shared-issuer.pem");
         await File.WriteAllTextAsync(keyPath, issuer.ExportPrivateKeyPem(), Ct);
 
-        var nodes = Enumerable.Range(0, 3).Select(i => new CoordinatorProcess(Path.Combine(dir, $"node-{i}"),
-        [
-            "--Coordinator:StoreProvider=postgres",
-            $"--Coordinator:PostgresConnectionString={pg.ConnectionStringWith(24)}",
-            $"--Coordinator:PostgresSchema={schema}",
-            $"--Coordinator:DevelopmentIssuerKeyPath={keyPath}",
-            $"--Coordinator:NodeId=node-{i}",
-            "--Coordinator:TickInterval=00:00:00.100",
-            "--Coordinator:LeaseTtl=00:00:03",
-            "--Coordinator:PresenceInterval=00:00:00.250",
-            "--Coordinator:PresenceTtl=00:00:02",
-        ])).ToList();
+        var nodes = ClusterNodes.Create(dir, pg, schema, keyPath, 3);
         var fronts = new List<FailoverProxy>();
         try
         {
@@ -136,7 +125,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
             using var o = Client(front, "operator-1", Roles.Operator);
             var ceremony = await retry.RunAsync(c => o.StartKeyCeremonyAsync(new StartKeyCeremonyRequest { Preset = preset, Members = 3, Threshold = 2, Rotations = { rotations } }, c), Ct);
             await CoordinatorHarness.WaitForCeremonyAsync(o, ceremony.KeySetId, Ct);
-            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: key ceremony {preset} done ({await LeaseOwnerAsync(pg, schema, "keyset:" + ceremony.KeySetId)} held it)");
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: key ceremony {preset} done ({await ClusterNodes.LeaseOwnerAsync(pg, schema, "keyset:" + ceremony.KeySetId)} held it)");
             return (runners, cts, ceremony.KeySetId);
         }
 
@@ -159,7 +148,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
         }, stop.Token)).ToList();
 
         var progress = Stopwatch.StartNew();
-        await WaitUntilAsync(async () =>
+        await ClusterNodes.WaitUntilAsync(async () =>
         {
             if (running.FirstOrDefault(t => t.IsFaulted) is { } faulted)
             {
@@ -175,14 +164,14 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
 
             return s.History is { Count: > 1 } h && h[1].Received >= agents / 3;
         }, TimeSpan.FromMinutes(2));
-        int victim = NodeIndex(await LeaseOwnerAsync(pg, schema, "job:" + job.JobId));
+        int victim = ClusterNodes.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "job:" + job.JobId));
         var before = await retry.RunAsync(c => op.GetJobAsync(job.JobId, c), Ct);
         await nodes[victim].KillAsync();
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: SIGKILLed node-{victim} (the job's lease holder) in round {before.CurrentRound} with {before.History[^1].Received}/{agents} uploads");
 
         var results = await Task.WhenAll(running).WaitAsync(TimeSpan.FromMinutes(3), Ct);
         var final = await retry.RunAsync(c => op.GetJobAsync(job.JobId, c), Ct);
-        string newOwner = TakenOverBy(nodes, victim, "job:" + job.JobId);
+        string newOwner = ClusterNodes.TakenOverBy(nodes, victim, "job:" + job.JobId);
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: training {final.State}, taken over by {newOwner}; rounds {string.Join(" ", final.History.Select(h => $"{h.Round}:{h.State}/{h.Received}"))}");
         Assert.Equal("completed", final.State);
         Assert.All(results, r => Assert.Equal("job-completed", r.State));
@@ -211,10 +200,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
         await trainingCustodians.Stop.CancelAsync();
         var analyticsCustodians = await CustodiansAsync(live[1], parameters, "AggregationLogN13LogQP216", [.. SlotLayout.RotationSteps(parameters.MaxSlots)]);
         await retry.RunAsync(c => op2.CreateCohortAsync(new CreateCohortRequest { KeySetId = analyticsCustodians.KeySet, SchemaJson = Schema }, c), Ct);
-        var lines = File.ReadAllLines(TestData.BreastCancerPath());
-        var header = lines[0].Split(',');
-        var people = lines.Skip(1).Take(120).Select(l => l.Split(',')).Select(cells => (IReadOnlyDictionary<string, object>)header.Select((h, i) => (h, v: cells[i]))
-            .ToDictionary(x => x.h, x => x.h == "target" ? (object)((int)double.Parse(x.v, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture) : double.Parse(x.v, CultureInfo.InvariantCulture))).ToList();
+        var people = TestData.BreastCancerPeople(120);
         var cohortSchema = CohortSchema.Parse(Schema);
         var encoder = new ContributionEncoder(cohortSchema);
         var codec = new AnalyticsCodec(parameters, new SlotLayout(cohortSchema));
@@ -246,16 +232,16 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
             ResearcherPublicKey = ByteString.CopyFrom(serializer.Serialize(keygen.GeneratePublicKey(secret))),
         };
         var qjob = await retry.RunAsync(c => researcher.SubmitQueryAsync(submit, c), Ct);
-        await WaitUntilAsync(async () => (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is not ("pending" or "ready")
-            && await LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId) != "", TimeSpan.FromMinutes(1));
-        int victim2 = NodeIndex(await LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId));
+        await ClusterNodes.WaitUntilAsync(async () => (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is not ("pending" or "ready")
+            && await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId) != "", TimeSpan.FromMinutes(1));
+        int victim2 = ClusterNodes.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId));
         string stateAtKill = (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State;
         await nodes[victim2].KillAsync();
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: SIGKILLed node-{victim2} (the query's lease holder) in state {stateAtKill}");
 
         QueryJobStatus done = null!;
-        await WaitUntilAsync(async () => (done = await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is "completed" or "failed", TimeSpan.FromMinutes(2));
-        string survivor = TakenOverBy(nodes, victim2, "query:" + qjob.JobId);
+        await ClusterNodes.WaitUntilAsync(async () => (done = await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is "completed" or "failed", TimeSpan.FromMinutes(2));
+        string survivor = ClusterNodes.TakenOverBy(nodes, victim2, "query:" + qjob.JobId);
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: query {done.State}, taken over by {survivor}: {done.Message}");
         Assert.Equal("completed", done.State);
         Assert.Equal(qjob.JobId, (await retry.RunAsync(c => researcher.SubmitQueryAsync(submit, c), Ct)).JobId);
@@ -310,33 +296,5 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s in all; connections per node: {string.Join(", ", fronts.SelectMany(f => f.Routed).GroupBy(kv => kv.Key).Select(g => $"{nodes.FindIndex(n => n.Port == g.Key)}:{g.Sum(kv => kv.Value)}"))}");
-    }
-
-    /// <summary>The surviving node that logged taking over <paramref name="resource"/>'s lease with a new fencing token.</summary>
-    private static string TakenOverBy(List<CoordinatorProcess> nodes, int victim, string resource)
-    {
-        var takers = Enumerable.Range(0, nodes.Count).Where(i => i != victim && nodes[i].Log.Contains($"Took the lease of {resource} (fencing token", StringComparison.Ordinal)).ToList();
-        Assert.True(takers.Count >= 1, $"no surviving node took over {resource}");
-        return string.Join(",", takers.Select(i => $"node-{i}"));
-    }
-
-    private static int NodeIndex(string owner) =>
-        owner.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(owner[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
-
-    private static async Task<string> LeaseOwnerAsync(PostgresServer pg, string schema, string resource) =>
-        await pg.ScalarAsync<string>($"SELECT owner FROM leases WHERE resource = '{resource}' AND expires_at > clock_timestamp();", schema) ?? "";
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not reached");
-            }
-
-            await Task.Delay(25, Ct);
-        }
     }
 }

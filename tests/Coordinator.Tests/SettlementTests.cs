@@ -82,8 +82,7 @@ public sealed class SettlementTests(ITestOutputHelper output)
             await op.CreateCohortAsync(new CreateCohortRequest { KeySetId = keySet, SchemaJson = Schema }, Ct);
 
             // 40 people contribute; 36 registered a payout address when they enrolled, 4 did not
-            var lines = File.ReadAllLines(TestData.BreastCancerPath());
-            var header = lines[0].Split(',');
+            var people = TestData.BreastCancerPeople(40);
             var schema = CohortSchema.Parse(Schema);
             var encoder = new ContributionEncoder(schema);
             var codec = new AnalyticsCodec(parameters, new SlotLayout(schema));
@@ -94,10 +93,7 @@ public sealed class SettlementTests(ITestOutputHelper output)
                 using var encryptor = new Encryptor(parameters.Rlwe, serializer.DeserializePublicKey(info.PublicKey.Span));
                 for (int k = 0; k < 40; k++)
                 {
-                    var cells = lines[k + 1].Split(',');
-                    var person = header.Select((h, i) => (h, v: cells[i])).ToDictionary(x => x.h, x => x.h == "target"
-                        ? (object)((int)double.Parse(x.v, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture)
-                        : double.Parse(x.v, CultureInfo.InvariantCulture));
+                    var person = people[k];
                     string id = $"person-{k:D3}";
                     using var c = harness.Client(id, Roles.Participant);
                     var enroll = new EnrollRequest { ParticipantId = id, CohortId = "bc_paid", Analytics = true };

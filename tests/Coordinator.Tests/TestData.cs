@@ -1,3 +1,4 @@
+using System.Globalization;
 using PrivateHealth.Learning.Data;
 
 namespace PrivateHealth.Coordinator.Tests;
@@ -34,5 +35,19 @@ internal static class TestData
         var train = standardizer.Transform(split.Train);
         var test = standardizer.Transform(split.Test);
         return ([.. Partition.Iid(train, agents, seed: 11)], test, train.FeatureCount);
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> people of the breast-cancer file as the analytics encoder reads a person:
+    /// every column a real, <c>target</c> as the category "0" or "1".
+    /// </summary>
+    public static List<IReadOnlyDictionary<string, object>> BreastCancerPeople(int count)
+    {
+        var lines = File.ReadAllLines(BreastCancerPath());
+        var header = lines[0].Split(',');
+        return [.. lines.Skip(1).Take(count).Select(l => l.Split(',')).Select(cells => (IReadOnlyDictionary<string, object>)header.Select((h, i) => (h, v: cells[i]))
+            .ToDictionary(x => x.h, x => x.h == "target"
+                ? (object)((int)double.Parse(x.v, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture)
+                : double.Parse(x.v, CultureInfo.InvariantCulture)))];
     }
 }
