@@ -69,6 +69,36 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task TheSingleNodeExampleConfigurationIsValidAsShipped()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ph-example-" + Guid.NewGuid().ToString("N")[..8]);
+        await using var app = CoordinatorApp.Build(["--config", ExampleConfig("coordinator.json"), $"--Coordinator:DataDirectory={dir}"]);
+        var options = ((IOptions<CoordinatorOptions>)app.Services.GetService(typeof(IOptions<CoordinatorOptions>))!).Value;
+        Assert.Equal(("sqlite", 5070, 5071, false), (options.StoreProvider, options.GrpcPort, options.HttpPort, options.Chain.Enabled));
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheClusterExampleConfigurationNeedsOnlyItsSecretsAndItsFiles()
+    {
+        // the file holds no secret and names files of a real deployment: validation lists exactly those, nothing else
+        var ex = Assert.Throws<OptionsValidationException>(() => CoordinatorApp.Build(["--config", ExampleConfig("coordinator.cluster.json")]));
+        Assert.Equal(
+            [
+                "Chain:DeploymentPath '/etc/privatehealth/deployment.json' does not exist.",
+                "Chain:BuildDirectory '/opt/privatehealth/contracts/build' does not exist.",
+                "Chain:OperatorKey is required.",
+                "TlsCertificatePath '/etc/privatehealth/coordinator.pfx' does not exist.",
+            ],
+            ex.Failures);
+    }
+
+    private static string ExampleConfig(string name) => Path.Combine(PrivateHealth.Ethereum.Testing.HardhatNode.RepoRoot, "config", name);
+
+    [Fact]
     public async Task HealthEndpointAnswersOverHttp1AndMetricsCountUploads()
     {
         int httpPort = CoordinatorProcess.FreePort();
