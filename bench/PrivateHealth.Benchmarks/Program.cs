@@ -26,6 +26,12 @@ public static class Program
             return ScaleOutIngest.RunAsync(args).GetAwaiter().GetResult();
         }
 
+        if (args.Contains("--failover", StringComparer.Ordinal))
+        {
+            // not a BenchmarkDotNet suite: SIGKILLed lease holders, timed per lease TTL (see FailoverTimings)
+            return FailoverTimings.RunAsync(args).GetAwaiter().GetResult();
+        }
+
         bool quick = args.Contains("--quick", StringComparer.Ordinal);
         string[] rest = [.. args.Where(a => !string.Equals(a, "--quick", StringComparison.Ordinal))];
 

@@ -36,9 +36,9 @@ public static class ScaleOutIngest
 
     public static async Task<int> RunAsync(string[] args)
     {
-        int participants = Arg(args, "--participants", 10_000);
-        int concurrency = Arg(args, "--concurrency", 64);
-        int[] nodeCounts = [.. (ArgString(args, "--nodes") ?? "1,3").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+        int participants = RunOptions.Int(args, "--participants", 10_000);
+        int concurrency = RunOptions.Int(args, "--concurrency", 64);
+        int[] nodeCounts = RunOptions.Ints(args, "--nodes", "1,3");
         var pg = await PostgresServer.SharedAsync().ConfigureAwait(false);
         Console.WriteLine($"// ScaleOutIngest: {participants} participants, concurrency {concurrency}, {Environment.ProcessorCount} cores, PostgreSQL {(pg.IsThrowaway ? "throwaway cluster (fsync off)" : "from $PRIVATEHEALTH_PG")}");
         var rows = new List<string>();
@@ -98,7 +98,7 @@ public static class ScaleOutIngest
 
             using var op = new CoordinatorClient(addresses[0], issuer.CreateToken("operator-1", Roles.Operator));
             var ceremony = await op.StartKeyCeremonyAsync(new StartKeyCeremonyRequest { Preset = "TrainingLogN12LogQP109", Members = 3, Threshold = 2 }, ct).ConfigureAwait(false);
-            await WaitUntilAsync(async () => (await op.GetKeyCeremonyAsync(ceremony.KeySetId, ct).ConfigureAwait(false)).State == "ready", TimeSpan.FromMinutes(3), "the key ceremony").ConfigureAwait(false);
+            await RunOptions.WaitUntilAsync(async () => (await op.GetKeyCeremonyAsync(ceremony.KeySetId, ct).ConfigureAwait(false)).State == "ready", TimeSpan.FromMinutes(3), "the key ceremony").ConfigureAwait(false);
             var job = await op.CreateTrainingJobAsync(new CreateTrainingJobRequest
             {
                 KeySetId = ceremony.KeySetId,
@@ -136,7 +136,7 @@ public static class ScaleOutIngest
             }
 
             RoundRecord? round = null;
-            await WaitUntilAsync(async () => (round = await store.GetRoundAsync(job.JobId, 0, ct).ConfigureAwait(false)) is { State: RoundState.Open }, TimeSpan.FromMinutes(3), "round 0 to open").ConfigureAwait(false);
+            await RunOptions.WaitUntilAsync(async () => (round = await store.GetRoundAsync(job.JobId, 0, ct).ConfigureAwait(false)) is { State: RoundState.Open }, TimeSpan.FromMinutes(3), "round 0 to open").ConfigureAwait(false);
             if (round!.Selected.Count != participants)
             {
                 throw new InvalidOperationException($"round 0 sampled {round.Selected.Count}, expected {participants}");
@@ -165,7 +165,7 @@ public static class ScaleOutIngest
             }))).ConfigureAwait(false);
             double ingest = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             long t1 = Stopwatch.GetTimestamp();
-            await WaitUntilAsync(async () => await store.GetAccumulatorAsync(job.JobId, 0, ct).ConfigureAwait(false) is not null, TimeSpan.FromMinutes(10), "the accumulator").ConfigureAwait(false);
+            await RunOptions.WaitUntilAsync(async () => await store.GetAccumulatorAsync(job.JobId, 0, ct).ConfigureAwait(false) is not null, TimeSpan.FromMinutes(10), "the accumulator").ConfigureAwait(false);
             double sum = Stopwatch.GetElapsedTime(t1).TotalSeconds;
             var closed = (await store.GetRoundAsync(job.JobId, 0, ct).ConfigureAwait(false))!;
             var (ledger, _) = await store.GetUploadSummaryAsync(job.JobId, 0, ct).ConfigureAwait(false);
@@ -206,29 +206,6 @@ public static class ScaleOutIngest
             catch (IOException)
             {
             }
-        }
-    }
-
-    private static int Arg(string[] args, string name, int fallback) =>
-        ArgString(args, name) is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : fallback;
-
-    private static string? ArgString(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition().ConfigureAwait(false))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"timed out waiting for {what}");
-            }
-
-            await Task.Delay(50).ConfigureAwait(false);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -38,11 +39,18 @@ public sealed class ParticipantRunner(CoordinatorClient client, ParticipantAgent
 {
     private static readonly ConcurrentDictionary<string, CkksParameters> ParametersById = new(StringComparer.Ordinal);
     private readonly ILogger _log = logger ?? NullLogger.Instance;
-    private readonly Dictionary<int, UploadRequest> _pending = [];
+    private readonly Dictionary<int, (UploadRequest Request, long FirstSent)> _pending = [];
     private readonly HashSet<int> _done = [];
+    private readonly Dictionary<int, TimeSpan> _uploadLatencies = [];
 
     /// <summary>Rounds whose upload the coordinator acknowledged.</summary>
     public IReadOnlyCollection<int> UploadedRounds => _done;
+
+    /// <summary>
+    /// Per acknowledged round: the client-visible time of the upload, from its first send to the acknowledgment
+    /// (reconnects, retries and backoff included; local training and encryption not). Read it after the run.
+    /// </summary>
+    public IReadOnlyDictionary<int, TimeSpan> UploadLatencies => _uploadLatencies;
 
     /// <summary>Bytes of ciphertext uploaded (acknowledged).</summary>
     public long BytesUploaded { get; private set; }
@@ -91,23 +99,25 @@ public sealed class ParticipantRunner(CoordinatorClient client, ParticipantAgent
 
     private async Task UploadAsync(RoundEvent ev, TrainingJobSpec spec, CkksParameters parameters, PublicKey publicKey, int clientIndex, CancellationToken ct)
     {
-        if (!_pending.TryGetValue(ev.Round, out var request))
+        if (!_pending.TryGetValue(ev.Round, out var pending))
         {
             var model = spec.CreateModel([.. ev.GlobalModel]);
             var contribution = agent.CreateTrainingContribution(spec.CohortId, model, localData, spec.ToFederatedConfig(), ev.Round, clientIndex, parameters, publicKey,
                 spec.DifferentialPrivacy() ? spec.DpClipNorm : 0);
-            request = new UploadRequest { JobId = options.JobId, Round = ev.Round, ParticipantId = options.ParticipantId, ParametersId = parameters.Id.ToString() };
+            var request = new UploadRequest { JobId = options.JobId, Round = ev.Round, ParticipantId = options.ParticipantId, ParametersId = parameters.Id.ToString() };
             request.Ciphertexts.AddRange(contribution.Ciphertexts.Select(ByteString.CopyFrom));
-            _pending[ev.Round] = request;
+            pending = (request, Stopwatch.GetTimestamp());
+            _pending[ev.Round] = pending;
         }
 
         try
         {
-            var reply = await options.Retry.RunAsync(c => client.UploadAsync(request, c), ct).ConfigureAwait(false);
+            var reply = await options.Retry.RunAsync(c => client.UploadAsync(pending.Request, c), ct).ConfigureAwait(false);
             if (reply.Accepted)
             {
                 _done.Add(ev.Round);
-                BytesUploaded += request.Ciphertexts.Sum(c => (long)c.Length);
+                _uploadLatencies[ev.Round] = Stopwatch.GetElapsedTime(pending.FirstSent);
+                BytesUploaded += pending.Request.Ciphertexts.Sum(c => (long)c.Length);
             }
         }
         catch (GrpcStatusException ex) when (ex.StatusCode is StatusCode.FailedPrecondition or StatusCode.AlreadyExists or StatusCode.PermissionDenied)
