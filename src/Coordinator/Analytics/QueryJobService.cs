@@ -274,10 +274,16 @@ public sealed class QueryJobService(
             try
             {
                 using var lease = (await leases.TryAcquireAsync(Scope(job.JobId), ct).ConfigureAwait(false))?.Enter();
-                if (lease is not null)
+
+                // re-read under the lease: the listed copy may predate what the previous holder wrote (its budget spend)
+                if (lease is not null && await jobs.GetQueryJobAsync(job.JobId, ct).ConfigureAwait(false) is { State: not ("completed" or "failed" or "cancelled") } current)
                 {
-                    await StepAsync(job, ct).ConfigureAwait(false);
+                    await StepAsync(current, ct).ConfigureAwait(false);
                 }
+            }
+            catch (LeaseLostException ex)
+            {
+                logger.LogWarning("Stopped stepping query job {JobId}: {Reason}", job.JobId, ex.Message);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -492,8 +498,9 @@ public sealed class QueryJobService(
     }
 
     /// <summary>
-    /// Spends the quote's (ε, δ) once per job and returns the updated job; null when the budget refuses (the job is then
-    /// failed and nothing is spent) or the job changed meanwhile (the next step retries).
+    /// Spends the quote's (ε, δ) once per job (the store debits a job once however often this runs) and returns the
+    /// updated job; null when the budget refuses (the job is then failed and nothing is spent) or the job changed
+    /// meanwhile (the next step retries).
     /// </summary>
     private async Task<QueryJobRecord?> SpendAsync(QueryJobRecord job, CohortRecord cohort, CohortSchema schema, QuoteRecord quote, QueryJobData data, CancellationToken ct)
     {
@@ -502,8 +509,8 @@ public sealed class QueryJobService(
             return job;
         }
 
-        // a crash between the spend and its record spends twice: it can over-spend, never under-spend
-        if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
+        // the store records the spend with the job's id: repeated after a crash or by the next lease holder, it spends nothing
+        if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, job.JobId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
         {
             await UpdateAsync(job, "failed", "the query would exceed the cohort's privacy budget; nothing was spent", data, ct).ConfigureAwait(false);
             return null;
