@@ -120,10 +120,13 @@ public interface ICohortStore
     Task<CohortAggregateRecord?> SaveCohortAggregateAsync(CohortAggregateRecord aggregate, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Spends (ε, δ) from the cohort's budget if it fits (spent + cost ≤ budget, with a 1e-12 tolerance) and returns
-    /// true; otherwise returns false and spends nothing. Unknown cohort → false.
+    /// Spends (ε, δ) from the cohort's budget for the query job <paramref name="jobId"/> if it fits (spent + cost ≤
+    /// budget, with a 1e-12 tolerance) and returns true; otherwise returns false and spends nothing. The spend is recorded
+    /// with the job id in the same transaction, so it is idempotent per (cohort, job): when that job has spent already,
+    /// nothing is spent again and the call returns true (whatever the amounts and the remaining budget). Unknown cohort
+    /// → false.
     /// </summary>
-    Task<bool> TrySpendBudgetAsync(string cohortId, double epsilon, double delta, CancellationToken cancellationToken = default);
+    Task<bool> TrySpendBudgetAsync(string cohortId, string jobId, double epsilon, double delta, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A price quote for a query (or training) job; it expires and can be used by one job only.</summary>

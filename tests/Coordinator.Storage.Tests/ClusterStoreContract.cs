@@ -286,11 +286,11 @@ public abstract class ClusterStoreContract : IAsyncLifetime
 
         using (StoreFence.Enter(old!))
         {
-            Assert.False(await cohorts.TrySpendBudgetAsync("c-1", 1, 1e-6, Ct));
+            Assert.False(await cohorts.TrySpendBudgetAsync("c-1", "qj-1", 1, 1e-6, Ct));
         }
 
         Assert.Equal(0, (await ((ICohortStore)b).GetCohortAsync("c-1", Ct))!.EpsilonSpent);
-        Assert.True(await cohorts.TrySpendBudgetAsync("c-1", 1, 1e-6, Ct));
+        Assert.True(await cohorts.TrySpendBudgetAsync("c-1", "qj-1", 1, 1e-6, Ct));
 
         Assert.Equal("pending", (await ((IQueryJobStore)b).GetQueryJobAsync("qj-1", Ct))!.State);
         Assert.NotNull(await queries.UpdateQueryJobAsync(qj! with { State = "running" }, Ct));

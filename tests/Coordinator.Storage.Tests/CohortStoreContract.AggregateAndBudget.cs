@@ -181,12 +181,12 @@ public abstract partial class CohortStoreContract
 
         for (var i = 0; i < 4; i++)
         {
-            Assert.True(await store.TrySpendBudgetAsync("c-1", 0.25, 1e-6, Ct), $"spend {i}");
+            Assert.True(await store.TrySpendBudgetAsync("c-1", $"qj-{i}", 0.25, 1e-6, Ct), $"spend {i}");
         }
 
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 0.25, 1e-6, Ct));
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 0.01, 0, Ct));
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 0, 0, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-5", 0.25, 1e-6, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-6", 0.01, 0, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-7", 0, 0, Ct));
         AssertCohort(Cohort(epsilon: 1.0, delta: 4e-6), await store.GetCohortAsync("c-1", Ct), version: 1, epsilonSpent: 1.0, deltaSpent: 4e-6);
     }
 
@@ -194,10 +194,10 @@ public abstract partial class CohortStoreContract
     public async Task TrySpendBudget_Refused_SpendsNothingOfEither()
     {
         var store = await StoreWithCohortAsync(epsilon: 1.0, delta: 1e-5);
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 0.5, 0.5e-5, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.5, 0.5e-5, Ct));
 
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 0.1, 1e-5, Ct)); // ε fits, δ does not
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 0.6, 0, Ct)); // δ fits, ε does not
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-2", 0.1, 1e-5, Ct)); // ε fits, δ does not
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-3", 0.6, 0, Ct)); // δ fits, ε does not
 
         var cohort = await store.GetCohortAsync("c-1", Ct);
         Assert.Equal(0.5, cohort!.EpsilonSpent, 12);
@@ -209,10 +209,10 @@ public abstract partial class CohortStoreContract
     {
         var store = await StoreWithCohortAsync(epsilon: 1.0, delta: 1e-5);
 
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 1.0, 1e-5, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 1.0, 1e-5, Ct));
 
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 1e-9, 0, Ct));
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 0, 1e-9, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-2", 1e-9, 0, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-3", 0, 1e-9, Ct));
     }
 
     [Fact]
@@ -223,10 +223,10 @@ public abstract partial class CohortStoreContract
         // 0.1 + 0.1 + 0.1 = 0.30000000000000004 > 0.3, within the 1e-12 tolerance.
         for (var i = 0; i < 3; i++)
         {
-            Assert.True(await store.TrySpendBudgetAsync("c-1", 0.1, 0, Ct), $"spend {i}");
+            Assert.True(await store.TrySpendBudgetAsync("c-1", $"qj-{i}", 0.1, 0, Ct), $"spend {i}");
         }
 
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 1e-6, 0, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-4", 1e-6, 0, Ct));
     }
 
     [Fact]
@@ -234,8 +234,8 @@ public abstract partial class CohortStoreContract
     {
         var store = await StoreWithCohortAsync();
 
-        Assert.False(await store.TrySpendBudgetAsync("c-x", 0.1, 0, Ct));
-        Assert.False(await store.TrySpendBudgetAsync("c-x", 0, 0, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-x", "qj-1", 0.1, 0, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-x", "qj-2", 0, 0, Ct));
     }
 
     [Fact]
@@ -244,7 +244,7 @@ public abstract partial class CohortStoreContract
         var store = await StoreWithCohortAsync();
         var v1 = await store.GetCohortAsync("c-1", Ct);
 
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 0.5, 0, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.5, 0, Ct));
 
         var updated = await store.UpdateCohortAsync(v1! with { State = "closed" }, Ct);
         Assert.NotNull(updated);
@@ -256,11 +256,11 @@ public abstract partial class CohortStoreContract
     public async Task TrySpendBudget_LoweredBudgetBelowSpent_Refuses()
     {
         var store = await StoreWithCohortAsync();
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 0.8, 0, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.8, 0, Ct));
         var current = await store.GetCohortAsync("c-1", Ct);
         await store.UpdateCohortAsync(current! with { EpsilonBudget = 0.5 }, Ct);
 
-        Assert.False(await store.TrySpendBudgetAsync("c-1", 0.01, 0, Ct));
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-2", 0.01, 0, Ct));
         Assert.Equal(0.8, (await store.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 12);
     }
 
@@ -269,7 +269,7 @@ public abstract partial class CohortStoreContract
     {
         var store = await StoreWithCohortAsync(epsilon: 1.0, delta: 1e-5);
 
-        var results = await InParallelAsync(50, _ => store.TrySpendBudgetAsync("c-1", 0.1, 1e-7, Ct));
+        var results = await InParallelAsync(50, i => store.TrySpendBudgetAsync("c-1", $"qj-{i}", 0.1, 1e-7, Ct));
 
         Assert.Equal(10, results.Count(r => r));
         var cohort = await store.GetCohortAsync("c-1", Ct);
@@ -283,10 +283,62 @@ public abstract partial class CohortStoreContract
         var store = await StoreWithCohortAsync(epsilon: 1.0);
         await store.CreateCohortAsync(Cohort("c-2", epsilon: 0.5), Ct);
 
-        var results = await InParallelAsync(40, i => store.TrySpendBudgetAsync(i % 2 == 0 ? "c-1" : "c-2", 0.25, 0, Ct));
+        var results = await InParallelAsync(40, i => store.TrySpendBudgetAsync(i % 2 == 0 ? "c-1" : "c-2", $"qj-{i}", 0.25, 0, Ct));
 
         Assert.Equal(6, results.Count(r => r));
         Assert.Equal(1.0, (await store.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 12);
         Assert.Equal(0.5, (await store.GetCohortAsync("c-2", Ct))!.EpsilonSpent, 12);
+    }
+
+    [Fact]
+    public async Task TrySpendBudget_SameJobAgain_ReturnsTrueAndSpendsOnce()
+    {
+        var store = await StoreWithCohortAsync(epsilon: 1.0, delta: 1e-5);
+
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.6, 1e-6, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.6, 1e-6, Ct)); // would not fit a second time
+
+        var cohort = await store.GetCohortAsync("c-1", Ct);
+        Assert.Equal(0.6, cohort!.EpsilonSpent, 12);
+        Assert.Equal(1e-6, cohort.DeltaSpent, 15);
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-2", 0.6, 1e-6, Ct)); // another job is debited
+    }
+
+    [Fact]
+    public async Task TrySpendBudget_SameJobConcurrently_SpendsOnce()
+    {
+        var store = await StoreWithCohortAsync(epsilon: 1.0, delta: 1e-5);
+
+        var results = await InParallelAsync(20, _ => store.TrySpendBudgetAsync("c-1", "qj-1", 0.1, 1e-7, Ct));
+
+        Assert.All(results, Assert.True);
+        var cohort = await store.GetCohortAsync("c-1", Ct);
+        Assert.Equal(0.1, cohort!.EpsilonSpent, 12);
+        Assert.Equal(1e-7, cohort.DeltaSpent, 15);
+    }
+
+    [Fact]
+    public async Task TrySpendBudget_RefusedSpend_IsNotRecordedForTheJob()
+    {
+        var store = await StoreWithCohortAsync(epsilon: 1.0);
+
+        Assert.False(await store.TrySpendBudgetAsync("c-1", "qj-1", 1.5, 0, Ct));
+        Assert.Equal(0, (await store.GetCohortAsync("c-1", Ct))!.EpsilonSpent);
+
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.5, 0, Ct)); // a later spend of the job debits
+        Assert.Equal(0.5, (await store.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 12);
+    }
+
+    [Fact]
+    public async Task TrySpendBudget_SameJobIdOnAnotherCohort_SpendsThere()
+    {
+        var store = await StoreWithCohortAsync(epsilon: 1.0);
+        await store.CreateCohortAsync(Cohort("c-2", epsilon: 1.0), Ct);
+
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.5, 0, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-2", "qj-1", 0.25, 0, Ct));
+
+        Assert.Equal(0.5, (await store.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 12);
+        Assert.Equal(0.25, (await store.GetCohortAsync("c-2", Ct))!.EpsilonSpent, 12);
     }
 }

@@ -108,7 +108,7 @@ public abstract partial class CohortStoreContract
     public async Task UpdateCohort_SpentPassedIn_IsIgnored()
     {
         var store = await StoreWithCohortAsync();
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 0.25, 1e-6, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.25, 1e-6, Ct));
         var current = await store.GetCohortAsync("c-1", Ct);
 
         var updated = await store.UpdateCohortAsync(current! with { EpsilonSpent = 0, DeltaSpent = 0.5, EpsilonBudget = 3 }, Ct);
@@ -162,10 +162,11 @@ public abstract partial class CohortStoreContract
         ["SaveCohortAggregate empty cohort"] = s => s.SaveCohortAggregateAsync(new CohortAggregateRecord { CohortId = "" }, Ct),
         ["SaveCohortAggregate negative through"] = s => s.SaveCohortAggregateAsync(new CohortAggregateRecord { CohortId = "c-1", ThroughSequence = -1 }, Ct),
         ["SaveCohortAggregate negative contributors"] = s => s.SaveCohortAggregateAsync(new CohortAggregateRecord { CohortId = "c-1", Contributors = -1 }, Ct),
-        ["TrySpendBudget empty"] = s => s.TrySpendBudgetAsync("", 0.1, 0, Ct),
-        ["TrySpendBudget negative epsilon"] = s => s.TrySpendBudgetAsync("c-1", -0.1, 0, Ct),
-        ["TrySpendBudget NaN delta"] = s => s.TrySpendBudgetAsync("c-1", 0.1, double.NaN, Ct),
-        ["TrySpendBudget infinite epsilon"] = s => s.TrySpendBudgetAsync("c-1", double.PositiveInfinity, 0, Ct),
+        ["TrySpendBudget empty"] = s => s.TrySpendBudgetAsync("", "qj-1", 0.1, 0, Ct),
+        ["TrySpendBudget empty job"] = s => s.TrySpendBudgetAsync("c-1", "", 0.1, 0, Ct),
+        ["TrySpendBudget negative epsilon"] = s => s.TrySpendBudgetAsync("c-1", "qj-1", -0.1, 0, Ct),
+        ["TrySpendBudget NaN delta"] = s => s.TrySpendBudgetAsync("c-1", "qj-1", 0.1, double.NaN, Ct),
+        ["TrySpendBudget infinite epsilon"] = s => s.TrySpendBudgetAsync("c-1", "qj-1", double.PositiveInfinity, 0, Ct),
     };
 
     public static TheoryData<string> BadCohortCallNames => [.. BadCohortCalls.Keys];
@@ -194,7 +195,7 @@ public abstract partial class CohortStoreContract
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(
             () => store.AddContributionAsync("c-1", "p-1", [1], "cid", T0, cancelled.Token));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.TrySpendBudgetAsync("c-1", 0.1, 0, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.TrySpendBudgetAsync("c-1", "qj-1", 0.1, 0, cancelled.Token));
 
         Assert.Empty(await store.ListContributionEventsAsync("c-1", 0, 10, Ct));
         Assert.Equal(0, (await store.GetCohortAsync("c-1", Ct))!.EpsilonSpent);

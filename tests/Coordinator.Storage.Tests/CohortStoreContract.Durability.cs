@@ -27,7 +27,7 @@ public abstract class DurableCohortStoreContract : CohortStoreContract
         var aggregate = await store.SaveCohortAggregateAsync(
             new CohortAggregateRecord { CohortId = "c-1", Ciphertext = [4, 2], Contributors = 1, ThroughSequence = events[^1].Sequence },
             Ct);
-        Assert.True(await store.TrySpendBudgetAsync("c-1", 0.75, 1e-6, Ct));
+        Assert.True(await store.TrySpendBudgetAsync("c-1", "qj-1", 0.75, 1e-6, Ct));
         var cohort = await store.GetCohortAsync("c-1", Ct);
         await DisposeStoreAsync(store);
 
@@ -44,8 +44,9 @@ public abstract class DurableCohortStoreContract : CohortStoreContract
         Assert.Equal(aggregate!.ThroughSequence, stored.ThroughSequence);
         Assert.Equal(1, stored.Version);
         Assert.Null(await reopened.SaveCohortAggregateAsync(stored with { Version = 0 }, Ct));
-        Assert.False(await reopened.TrySpendBudgetAsync("c-1", 0.3, 0, Ct));
-        Assert.True(await reopened.TrySpendBudgetAsync("c-1", 0.25, 0, Ct));
+        Assert.True(await reopened.TrySpendBudgetAsync("c-1", "qj-1", 0.75, 1e-6, Ct)); // spent before the reopen: not again
+        Assert.False(await reopened.TrySpendBudgetAsync("c-1", "qj-2", 0.3, 0, Ct));
+        Assert.True(await reopened.TrySpendBudgetAsync("c-1", "qj-3", 0.25, 0, Ct));
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class PostgresCoordinatorStoreTests : DurableCoordinatorStoreContr
         var reopened = (PostgresCoordinatorStore)await ReopenAsync();
         await reopened.InitializeAsync(Ct);
 
-        Assert.Equal(4, PostgresCoordinatorStore.LatestSchemaVersion);
+        Assert.Equal(5, PostgresCoordinatorStore.LatestSchemaVersion);
         Assert.Equal(SqliteCoordinatorStore.LatestSchemaVersion, PostgresCoordinatorStore.LatestSchemaVersion);
         Assert.Equal(PostgresCoordinatorStore.LatestSchemaVersion, await reopened.GetSchemaVersionAsync(Ct));
         Assert.Equal(
@@ -99,7 +99,7 @@ public sealed class PostgresCoordinatorStoreTests : DurableCoordinatorStoreContr
         await store.DisposeAsync();
         await _db.ExecuteAsync(
             """
-            DROP TABLE leases, presence, query_jobs, quotes, cohort_aggregates, active_contributions, contribution_events, cohorts;
+            DROP TABLE budget_spends, leases, presence, query_jobs, quotes, cohort_aggregates, active_contributions, contribution_events, cohorts;
             DELETE FROM schema_version WHERE version >= 2;
             """);
 
@@ -361,7 +361,7 @@ public sealed class PostgresCohortStoreTests : DurableCohortStoreContract
         var first = await StoreWithCohortAsync(epsilon: 1.0);
         var second = await ReopenAsync();
 
-        var results = await InParallelAsync(60, i => (i % 2 == 0 ? first : second).TrySpendBudgetAsync("c-1", 0.1, 0, Ct));
+        var results = await InParallelAsync(60, i => (i % 2 == 0 ? first : second).TrySpendBudgetAsync("c-1", $"qj-{i}", 0.1, 0, Ct));
 
         Assert.Equal(10, results.Count(r => r));
         Assert.Equal(1.0, (await second.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 9);

@@ -345,7 +345,7 @@ public sealed class SqliteCohortStoreTests : DurableCohortStoreContract
         var first = await StoreWithCohortAsync(epsilon: 1.0);
         var second = await ReopenAsync();
 
-        var results = await InParallelAsync(60, i => (i % 2 == 0 ? first : second).TrySpendBudgetAsync("c-1", 0.1, 0, Ct));
+        var results = await InParallelAsync(60, i => (i % 2 == 0 ? first : second).TrySpendBudgetAsync("c-1", $"qj-{i}", 0.1, 0, Ct));
 
         Assert.Equal(10, results.Count(r => r));
         Assert.Equal(1.0, (await second.GetCohortAsync("c-1", Ct))!.EpsilonSpent, 9);
@@ -396,7 +396,7 @@ public sealed class SqliteCohortStoreTests : DurableCohortStoreContract
         // Back to version 1: drop what migrations 2 and 3 created and forget that they ran.
         Execute(
             """
-            DROP TABLE leases; DROP TABLE presence; DROP TABLE query_jobs; DROP TABLE quotes;
+            DROP TABLE budget_spends; DROP TABLE leases; DROP TABLE presence; DROP TABLE query_jobs; DROP TABLE quotes;
             DROP TABLE cohort_aggregates; DROP TABLE active_contributions; DROP TABLE contribution_events; DROP TABLE cohorts;
             DELETE FROM schema_version WHERE version >= 2;
             """);
@@ -533,7 +533,7 @@ public sealed class SqliteQueryJobStoreTests : DurableQueryJobStoreContract
         await SeedCohortAsync(store, "c-1");
         await store.DisposeAsync();
         // Back to version 2: drop what migration 3 created and forget that it ran.
-        Execute("DROP TABLE leases; DROP TABLE presence; DROP TABLE query_jobs; DROP TABLE quotes; DELETE FROM schema_version WHERE version >= 3;");
+        Execute("DROP TABLE budget_spends; DROP TABLE leases; DROP TABLE presence; DROP TABLE query_jobs; DROP TABLE quotes; DELETE FROM schema_version WHERE version >= 3;");
 
         var upgraded = (SqliteCoordinatorStore)await ReopenAsync();
 

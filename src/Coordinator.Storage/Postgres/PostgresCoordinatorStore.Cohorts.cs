@@ -16,7 +16,8 @@ namespace PrivateHealth.Coordinator.Storage.Postgres;
 /// sequences are committed in increasing order (a fold that pages by sequence never misses an event). Every event
 /// references its ciphertext in <c>blobs</c> by SHA-256; a Subtract references the same blob as the Add it cancels.
 /// The privacy budget is spent by one conditional <c>UPDATE</c> (re-evaluated on the latest row under READ
-/// COMMITTED, so concurrent spends never exceed the budget).
+/// COMMITTED, so concurrent spends never exceed the budget), recorded per query job in <c>budget_spends</c> (migration
+/// 5) in the same transaction, so a job spends once however often its spend is repeated.
 /// </para>
 /// </remarks>
 public sealed partial class PostgresCoordinatorStore
@@ -316,25 +317,53 @@ public sealed partial class PostgresCoordinatorStore
     // ---- privacy budget
 
     /// <inheritdoc />
-    /// <remarks>One conditional UPDATE (atomic across nodes); does not change Version.</remarks>
-    public Task<bool> TrySpendBudgetAsync(string cohortId, double epsilon, double delta, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// The job's row in <c>budget_spends</c> is inserted first (<c>ON CONFLICT DO NOTHING</c>, which waits for a
+    /// concurrent spend of the same job and then sees its row), then one conditional UPDATE (atomic across nodes) debits
+    /// the cohort; when that refuses, the transaction is rolled back. Does not change Version.
+    /// </remarks>
+    public Task<bool> TrySpendBudgetAsync(string cohortId, string jobId, double epsilon, double delta, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(cohortId);
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
         ValidateAmount(epsilon, nameof(epsilon));
         ValidateAmount(delta, nameof(delta));
         return WriteFencedFlagAsync(
-            async (db, ct) => await db.ExecuteAsync(
-                """
-                UPDATE cohorts SET epsilon_spent = epsilon_spent + @e, delta_spent = delta_spent + @d
-                WHERE cohort_id = @id
-                    AND epsilon_spent + @e <= epsilon_budget + @tol
-                    AND delta_spent + @d <= delta_budget + @tol;
-                """,
-                ct,
-                ("id", cohortId),
-                ("e", epsilon),
-                ("d", delta),
-                ("tol", BudgetTolerance)).ConfigureAwait(false) == 1,
+            async (db, ct) =>
+            {
+                if (await db.ExecuteAsync(
+                        """
+                        INSERT INTO budget_spends (cohort_id, job_id, epsilon, delta) VALUES (@id, @job, @e, @d)
+                        ON CONFLICT (cohort_id, job_id) DO NOTHING;
+                        """,
+                        ct,
+                        ("id", cohortId),
+                        ("job", jobId),
+                        ("e", epsilon),
+                        ("d", delta)).ConfigureAwait(false) == 0)
+                {
+                    return true; // this job has spent already
+                }
+
+                if (await db.ExecuteAsync(
+                        """
+                        UPDATE cohorts SET epsilon_spent = epsilon_spent + @e, delta_spent = delta_spent + @d
+                        WHERE cohort_id = @id
+                            AND epsilon_spent + @e <= epsilon_budget + @tol
+                            AND delta_spent + @d <= delta_budget + @tol;
+                        """,
+                        ct,
+                        ("id", cohortId),
+                        ("e", epsilon),
+                        ("d", delta),
+                        ("tol", BudgetTolerance)).ConfigureAwait(false) == 1)
+                {
+                    return true;
+                }
+
+                await db.RollbackAsync().ConfigureAwait(false);
+                return false;
+            },
             cancellationToken);
     }
 

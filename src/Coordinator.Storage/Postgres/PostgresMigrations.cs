@@ -257,5 +257,16 @@ internal static class PostgresMigrations
             expires_at timestamptz NOT NULL
         );
         """,
+
+        // 5: privacy-budget spends recorded per query job, so that a repeated spend of one job debits the budget once
+        """
+        CREATE TABLE budget_spends (
+            cohort_id text             NOT NULL,
+            job_id    text             NOT NULL,
+            epsilon   double precision NOT NULL,
+            delta     double precision NOT NULL,
+            PRIMARY KEY (cohort_id, job_id)
+        );
+        """,
     ];
 }

@@ -312,26 +312,52 @@ public sealed partial class SqliteCoordinatorStore
     // ---- privacy budget
 
     /// <inheritdoc />
-    /// <remarks>One conditional UPDATE (atomic also across store instances on one file); does not change Version.</remarks>
-    public Task<bool> TrySpendBudgetAsync(string cohortId, double epsilon, double delta, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// In one immediate transaction (atomic also across store instances on one file): a job with a row in
+    /// <c>budget_spends</c> (migration 5) has spent already; otherwise one conditional UPDATE debits the cohort and the
+    /// job's row is inserted. Does not change Version.
+    /// </remarks>
+    public Task<bool> TrySpendBudgetAsync(string cohortId, string jobId, double epsilon, double delta, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(cohortId);
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
         ValidateAmount(epsilon, nameof(epsilon));
         ValidateAmount(delta, nameof(delta));
         return WriteFencedFlagAsync(
-            (c, t) => Execute(
-                c,
-                t,
-                """
-                UPDATE cohorts SET epsilon_spent = epsilon_spent + @e, delta_spent = delta_spent + @d
-                WHERE cohort_id = @id
-                    AND epsilon_spent + @e <= epsilon_budget + @tol
-                    AND delta_spent + @d <= delta_budget + @tol;
-                """,
-                ("@id", cohortId),
-                ("@e", epsilon),
-                ("@d", delta),
-                ("@tol", BudgetTolerance)) == 1,
+            (c, t) =>
+            {
+                if (Exists(c, t, "SELECT 1 FROM budget_spends WHERE cohort_id = @id AND job_id = @job;", ("@id", cohortId), ("@job", jobId)))
+                {
+                    return true; // this job has spent already
+                }
+
+                if (Execute(
+                        c,
+                        t,
+                        """
+                        UPDATE cohorts SET epsilon_spent = epsilon_spent + @e, delta_spent = delta_spent + @d
+                        WHERE cohort_id = @id
+                            AND epsilon_spent + @e <= epsilon_budget + @tol
+                            AND delta_spent + @d <= delta_budget + @tol;
+                        """,
+                        ("@id", cohortId),
+                        ("@e", epsilon),
+                        ("@d", delta),
+                        ("@tol", BudgetTolerance)) != 1)
+                {
+                    return false;
+                }
+
+                Execute(
+                    c,
+                    t,
+                    "INSERT INTO budget_spends (cohort_id, job_id, epsilon, delta) VALUES (@id, @job, @e, @d);",
+                    ("@id", cohortId),
+                    ("@job", jobId),
+                    ("@e", epsilon),
+                    ("@d", delta));
+                return true;
+            },
             cancellationToken);
     }
 

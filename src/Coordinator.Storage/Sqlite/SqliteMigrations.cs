@@ -239,5 +239,16 @@ internal static class SqliteMigrations
             expires_at INTEGER NOT NULL
         );
         """,
+
+        // 5: privacy-budget spends recorded per query job, so that a repeated spend of one job debits the budget once
+        """
+        CREATE TABLE budget_spends (
+            cohort_id TEXT NOT NULL,
+            job_id    TEXT NOT NULL,
+            epsilon   REAL NOT NULL,
+            delta     REAL NOT NULL,
+            PRIMARY KEY (cohort_id, job_id)
+        );
+        """,
     ];
 }

@@ -189,15 +189,24 @@ public sealed class AnalyticsService(
             using var lease = (await leases.TryAcquireAsync("cohort:" + cohort.CohortId, ct).ConfigureAwait(false))?.Enter();
             if (lease is not null)
             {
-                await FoldAsync(cohort, ct).ConfigureAwait(false);
+                try
+                {
+                    await FoldAsync(cohort, ct).ConfigureAwait(false);
+                }
+                catch (LeaseLostException ex)
+                {
+                    logger.LogWarning("Stopped folding cohort {CohortId}: {Reason}", cohort.CohortId, ex.Message);
+                }
             }
         }
     }
 
     /// <summary>
     /// Folds the events after the aggregate's watermark, a page at a time; each page is saved by compare-and-set (a
-    /// concurrent or repeated fold loses the race and changes nothing).
+    /// concurrent or repeated fold loses the race and changes nothing, and the fold goes on from the stored watermark).
     /// </summary>
+    /// <exception cref="LeaseLostException">A save was refused although no other fold was saved: the store fence of
+    /// this flow (the lease of the cohort or of the query job being stepped) no longer holds, so no save would succeed.</exception>
     public async Task<CohortAggregateRecord?> FoldAsync(CohortRecord cohort, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(cohort);
@@ -253,6 +262,13 @@ public sealed class AnalyticsService(
             }, ct).ConfigureAwait(false);
             if (saved is null)
             {
+                // a lost race moved the stored fold on; a refusal that moved nothing is the fence: the lease is gone
+                var stored = await cohorts.GetCohortAggregateAsync(cohort.CohortId, ct).ConfigureAwait(false);
+                if ((stored?.Version ?? 0) == (current?.Version ?? 0))
+                {
+                    throw new LeaseLostException($"The fold of cohort {cohort.CohortId} was refused without another fold being saved: this step's lease is no longer held.");
+                }
+
                 logger.LogDebug("Fold of cohort {CohortId} lost a race; retrying from the stored watermark", cohort.CohortId);
             }
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Google.Protobuf;
@@ -49,6 +50,38 @@ internal sealed record QueryJobData
     public static QueryJobData Parse(string? json) => json is null ? new QueryJobData() : JsonSerializer.Deserialize<QueryJobData>(json) ?? new QueryJobData();
 
     public string ToJson() => JsonSerializer.Serialize(this);
+}
+
+/// <summary>
+/// The aggregate a query job answers from, as one write-once artifact: the ciphertext together with the ledger
+/// watermark it folds through (schema mode; 0 in federated mode) and how many contributions it sums, so that whoever
+/// reads it back — the next lease holder, settlement — sees the watermark of exactly that ciphertext.
+/// </summary>
+/// <param name="ThroughSequence">The contribution-ledger sequence the ciphertext folds through.</param>
+/// <param name="Contributors">How many encrypted contributions the ciphertext sums.</param>
+/// <param name="Ciphertext">The serialized ciphertext.</param>
+internal sealed record FrozenAggregate(long ThroughSequence, int Contributors, byte[] Ciphertext)
+{
+    /// <summary>The artifact's name in the job's scope.</summary>
+    public const string ArtifactName = "frozen-aggregate";
+
+    private const int HeaderSize = sizeof(long) + sizeof(int);
+
+    /// <summary>Watermark (8 bytes, little endian), contributor count (4 bytes), then the ciphertext.</summary>
+    public byte[] ToBytes()
+    {
+        var bytes = new byte[HeaderSize + Ciphertext.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, ThroughSequence);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(sizeof(long)), Contributors);
+        Ciphertext.CopyTo(bytes, HeaderSize);
+        return bytes;
+    }
+
+    /// <summary>Reads what <see cref="ToBytes"/> wrote.</summary>
+    public static FrozenAggregate Parse(byte[] bytes) => new(
+        BinaryPrimitives.ReadInt64LittleEndian(bytes),
+        BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(sizeof(long))),
+        bytes[HeaderSize..]);
 }
 
 /// <summary>
@@ -274,10 +307,16 @@ public sealed class QueryJobService(
             try
             {
                 using var lease = (await leases.TryAcquireAsync(Scope(job.JobId), ct).ConfigureAwait(false))?.Enter();
-                if (lease is not null)
+
+                // re-read under the lease: the listed copy may predate what the previous holder wrote (its budget spend)
+                if (lease is not null && await jobs.GetQueryJobAsync(job.JobId, ct).ConfigureAwait(false) is { State: not ("completed" or "failed" or "cancelled") } current)
                 {
-                    await StepAsync(job, ct).ConfigureAwait(false);
+                    await StepAsync(current, ct).ConfigureAwait(false);
                 }
+            }
+            catch (LeaseLostException ex)
+            {
+                logger.LogWarning("Stopped stepping query job {JobId}: {Reason}", job.JobId, ex.Message);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -351,9 +390,9 @@ public sealed class QueryJobService(
             }
 
             (job, data) = (spent, QueryJobData.Parse(spent.Data));
-            await store.PutArtifactAsync(scope, "aggregate", sum.Ciphertexts[0], ct).ConfigureAwait(false);
-            data = data with { Contributors = sum.UploadCount };
-            job = await UpdateAsync(job, "ready", $"{sum.UploadCount} agents contributed", data, ct).ConfigureAwait(false) ?? job;
+            var frozen = await FreezeAsync(scope, new FrozenAggregate(0, sum.UploadCount, sum.Ciphertexts[0]), ct).ConfigureAwait(false);
+            data = data with { Contributors = frozen.Contributors };
+            job = await UpdateAsync(job, "ready", $"{frozen.Contributors} agents contributed", data, ct).ConfigureAwait(false) ?? job;
         }
 
         if (job.State == "pending")
@@ -373,13 +412,9 @@ public sealed class QueryJobService(
                 return;
             }
 
-            if (await store.PutArtifactAsync(scope, "aggregate", aggregate.Ciphertext, ct).ConfigureAwait(false) || data.FrozenThrough == 0)
-            {
-                data = data with { FrozenThrough = aggregate.ThroughSequence };
-            }
-
-            data = data with { Contributors = Math.Max(data.Contributors, aggregate.Contributors) };
-            job = await UpdateAsync(job, "ready", $"aggregate of {aggregate.Contributors} contributions frozen", data, ct).ConfigureAwait(false) ?? job;
+            var frozen = await FreezeAsync(scope, new FrozenAggregate(aggregate.ThroughSequence, aggregate.Contributors, aggregate.Ciphertext), ct).ConfigureAwait(false);
+            data = data with { FrozenThrough = frozen.ThroughSequence, Contributors = frozen.Contributors };
+            job = await UpdateAsync(job, "ready", $"aggregate of {frozen.Contributors} contributions frozen", data, ct).ConfigureAwait(false) ?? job;
         }
 
         if (job.State == "ready")
@@ -412,7 +447,7 @@ public sealed class QueryJobService(
 
         var evaluator = new EncryptedQueryEvaluator(p, await EvaluationKeysAsync(ks, p, ct).ConfigureAwait(false));
         var ckks = new CkksEvaluator(p);
-        var aggregateCt = material.Serializer.DeserializeCiphertext((await store.GetArtifactAsync(scope, "aggregate", ct).ConfigureAwait(false))!);
+        var aggregateCt = material.Serializer.DeserializeCiphertext(FrozenAggregate.Parse((await store.GetArtifactAsync(scope, FrozenAggregate.ArtifactName, ct).ConfigureAwait(false))!).Ciphertext);
         var codec = new AnalyticsCodec(p, plan.Layout);
         if (job.State == "counting")
         {
@@ -492,8 +527,9 @@ public sealed class QueryJobService(
     }
 
     /// <summary>
-    /// Spends the quote's (ε, δ) once per job and returns the updated job; null when the budget refuses (the job is then
-    /// failed and nothing is spent) or the job changed meanwhile (the next step retries).
+    /// Spends the quote's (ε, δ) once per job (the store debits a job once however often this runs) and returns the
+    /// updated job; null when the budget refuses (the job is then failed and nothing is spent) or the job changed
+    /// meanwhile (the next step retries).
     /// </summary>
     private async Task<QueryJobRecord?> SpendAsync(QueryJobRecord job, CohortRecord cohort, CohortSchema schema, QuoteRecord quote, QueryJobData data, CancellationToken ct)
     {
@@ -502,8 +538,8 @@ public sealed class QueryJobService(
             return job;
         }
 
-        // a crash between the spend and its record spends twice: it can over-spend, never under-spend
-        if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
+        // the store records the spend with the job's id: repeated after a crash or by the next lease holder, it spends nothing
+        if (!await cohorts.TrySpendBudgetAsync(cohort.CohortId, job.JobId, quote.Epsilon, quote.Delta, ct).ConfigureAwait(false))
         {
             await UpdateAsync(job, "failed", "the query would exceed the cohort's privacy budget; nothing was spent", data, ct).ConfigureAwait(false);
             return null;
@@ -512,6 +548,21 @@ public sealed class QueryJobService(
         var settings = new ReleaseSettings { MinGroupSize = schema.MinGroupSize, EpsilonPerQuery = quote.Epsilon, DeltaPerQuery = quote.Delta };
         var (countSigma, statSigma) = ReleasePolicy.Sigmas(schema, settings);
         return await UpdateAsync(job, job.State, "budget spent", data with { BudgetSpent = true, CountSigma = countSigma, StatisticsSigma = statSigma }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores the aggregate the job answers from, once, with its watermark and contributor count, and returns the
+    /// stored one: when an earlier holder of the job's lease froze it already (and lost the lease before recording it
+    /// in the job), its watermark and count — not this step's fold — describe the answered aggregate.
+    /// </summary>
+    private async Task<FrozenAggregate> FreezeAsync(string scope, FrozenAggregate aggregate, CancellationToken ct)
+    {
+        if (await store.PutArtifactAsync(scope, FrozenAggregate.ArtifactName, aggregate.ToBytes(), ct).ConfigureAwait(false))
+        {
+            return aggregate;
+        }
+
+        return FrozenAggregate.Parse((await store.GetArtifactAsync(scope, FrozenAggregate.ArtifactName, ct).ConfigureAwait(false))!);
     }
 
     private async Task<EvaluationKeySet> EvaluationKeysAsync(KeySetRecord ks, CkksParameters p, CancellationToken ct)
@@ -571,9 +622,9 @@ public sealed class QueryJobService(
     {
         string scope = $"{Scope(job.JobId)}:{kind}";
         var collection = await CustodianTasks.CollectAsync(store, board, time.GetUtcNow(), scope, $"{job.JobId}/{kind}", data.Active!, build, kind, options.Value.CustodianTimeout, ct).ConfigureAwait(false);
-        if (collection.Failure is { } failure)
+        if (collection.Failure is { } failure && await UpdateAsync(job, "failed", failure, data, ct).ConfigureAwait(false) is not null)
         {
-            await UpdateAsync(job, "failed", failure, data, ct).ConfigureAwait(false);
+            // only when the failure was recorded: a node whose update was refused no longer runs the job
             await store.WithdrawTasksAsync(scope, ct).ConfigureAwait(false);
         }
 

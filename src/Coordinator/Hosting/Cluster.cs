@@ -10,6 +10,12 @@ using PrivateHealth.Coordinator.Training;
 namespace PrivateHealth.Coordinator.Hosting;
 
 /// <summary>
+/// A step found that the lease it runs under (its <see cref="StoreFence"/>) is no longer this node's: its fenced writes
+/// are refused, so it stops instead of retrying; the node competes for the lease again on its next pass.
+/// </summary>
+public sealed class LeaseLostException(string message) : InvalidOperationException(message);
+
+/// <summary>
 /// Per-job leases of this node (decision 0018). A worker steps a job (training job, query job, key ceremony, cohort
 /// fold, settlement) only inside <see cref="TryAcquireAsync"/> and <see cref="Step.Enter"/>: it holds the job's lease and the flow carries the lease
 /// as its <see cref="StoreFence"/>, so the versioned updates of that step commit only while the lease is still this
