@@ -159,7 +159,8 @@ public sealed class ClusterModeTests : IAsyncLifetime
         {
             using var lease = (await leases.TryAcquireAsync("test:fence", Ct))?.Enter();
             Assert.NotNull(lease);
-            Assert.Equal("node-0", StoreFence.Current?.Owner);
+            Assert.Equal(leases.LeaseOwner, StoreFence.Current?.Owner);
+            Assert.StartsWith("node-0#", StoreFence.Current?.Owner, StringComparison.Ordinal);
             return await store.UpdateJobAsync(j with { Message = message }, Ct);
         }
 
@@ -169,7 +170,7 @@ public sealed class ClusterModeTests : IAsyncLifetime
 
         // the lease moves to node 1 behind node 0's back (as after a pause longer than the TTL); node 0 still caches it
         var held = (await ((ILeaseStore)store).GetLeaseAsync("test:fence", Ct))!;
-        Assert.True(await ((ILeaseStore)store).ReleaseLeaseAsync("test:fence", "node-0", held.Token, Ct));
+        Assert.True(await ((ILeaseStore)store).ReleaseLeaseAsync("test:fence", leases.LeaseOwner, held.Token, Ct));
         Assert.Equal(held.Token + 1, (await ((ILeaseStore)store).TryAcquireLeaseAsync("test:fence", "node-1", TimeSpan.FromMinutes(1), Ct))!.Token);
 
         Assert.Null(await StepAsync(job!, "stale step"));
