@@ -2,14 +2,15 @@ using System.Reflection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using PrivateHealth.Coordinator.Hosting;
+using PrivateHealth.Coordinator.Keys;
 using PrivateHealth.Coordinator.Storage;
 
 namespace PrivateHealth.Coordinator.Tests;
 
 /// <summary>
 /// <see cref="JobLeases"/> over a SQLite store in cluster mode (the lease logic is the same as over PostgreSQL): every
-/// held lease is renewed in the background, a failed renewal is retried, a lost lease cancels its step, and two processes
-/// with one node id are two owners. The tests
+/// held lease is renewed in the background, a failed renewal is retried, a lost lease cancels its step, two processes
+/// with one node id are two owners, and a failing key ceremony neither stops the pass nor keeps its lease. The tests
 /// wait on state (the lease row), never on a fixed delay.
 /// </summary>
 public sealed class JobLeasesTests : IAsyncLifetime
@@ -116,6 +117,27 @@ public sealed class JobLeasesTests : IAsyncLifetime
         await leases.DisposeAsync();
         Assert.Null((await RowAsync("test:x")).Owner);
         Assert.Null(await leases.TryAcquireAsync("test:x", Ct)); // a node shutting down takes no more leases
+    }
+
+    [Fact]
+    public async Task AFailingKeyCeremony_DoesNotStopThePass_AndGivesUpItsLease()
+    {
+        var leases = NewLeases();
+        var now = DateTimeOffset.UtcNow;
+        await _store.CreateKeySetAsync(new KeySetRecord { KeySetId = "ks-bad", Preset = "TrainingLogN12LogQP109", Members = 1, Threshold = 1, State = "running", Phase = "registration", Data = "not json", CreatedAt = now }, Ct);
+        await _store.CreateKeySetAsync(new KeySetRecord
+        {
+            KeySetId = "ks-good", Preset = "TrainingLogN12LogQP109", Members = 1, Threshold = 1, State = "running", Phase = "registration",
+            Data = """{"CrsSeed":"00","Rotations":[],"Relinearization":false}""", CreatedAt = now,
+        }, Ct);
+        var ceremony = new KeyCeremonyService(_store, new KeySetRegistry(_store), new PresenceTracker(), new CustodianTaskBoard(), TimeProvider.System, NullLogger<KeyCeremonyService>.Instance, leases);
+
+        await ceremony.StepAllAsync(Ct); // used to throw at the bad key set, before the good one was stepped
+
+        Assert.StartsWith("waiting for custodians", (await _store.GetKeySetAsync("ks-good", Ct))!.Message, StringComparison.Ordinal);
+        Assert.Contains("keyset:ks-good", leases.HeldResources);
+        Assert.DoesNotContain("keyset:ks-bad", leases.HeldResources);
+        Assert.Null((await RowAsync("keyset:ks-bad")).Owner); // released: another node may try it
     }
 
     /// <summary>Forwards to the real store; renewals throw while <see cref="FailRenewals"/> is set.</summary>

@@ -81,10 +81,24 @@ public sealed class KeyCeremonyService(
         {
             if (ks.State == "running")
             {
-                using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();
-                if (lease is not null)
+                try
                 {
-                    await StepAsync(ks, cancellationToken).ConfigureAwait(false);
+                    using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();
+                    if (lease is not null)
+                    {
+                        // re-read under the lease: the listed copy may predate another node's last step
+                        var current = await store.GetKeySetAsync(ks.KeySetId, lease.Token).ConfigureAwait(false);
+                        if (current?.State == "running")
+                        {
+                            await StepAsync(current, lease.Token).ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // one bad key set must not stop the others; another node may try it
+                    logger.LogError(ex, "Stepping key ceremony {KeySetId} failed; its lease is released and the step retried", ks.KeySetId);
+                    await leases.ReleaseAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false);
                 }
             }
             else

@@ -46,6 +46,7 @@ public sealed class SettlementService(
     private readonly ChainSettings _settings = options.Value.Chain;
     private readonly Lock _gate = new();
     private ChainClients? _clients;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _closed = new(StringComparer.Ordinal);
 
     /// <summary>Whether settlement is on.</summary>
     public bool Enabled => _settings.Enabled;
@@ -118,17 +119,28 @@ public sealed class SettlementService(
 
         foreach (var job in await PaidJobsAsync(ct).ConfigureAwait(false))
         {
+            string resource = "settle:" + job.JobId;
             try
             {
-                using var lease = (await leases.TryAcquireAsync("settle:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
+                // a closed settlement never changes again: remembered here, and checked before taking its lease
+                if (_closed.ContainsKey(job.JobId) || await Has(Scope(job.JobId), "closed", ct).ConfigureAwait(false))
+                {
+                    _closed.TryAdd(job.JobId, 0);
+                    await leases.ReleaseAsync(resource, ct).ConfigureAwait(false); // a no-op unless held here
+                    continue;
+                }
+
+                using var lease = (await leases.TryAcquireAsync(resource, ct).ConfigureAwait(false))?.Enter();
                 if (lease is not null)
                 {
-                    await StepAsync(job, ct).ConfigureAwait(false);
+                    // the chain transactions stop waiting when the lease is lost (the next holder reads the chain first)
+                    await StepAsync(job, lease.Token).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 logger.LogWarning("Settlement of job {JobId} paused: {Error}", job.JobId, ex.Message);
+                await leases.ReleaseAsync(resource, ct).ConfigureAwait(false); // another node may try
             }
         }
     }
