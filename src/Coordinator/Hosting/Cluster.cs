@@ -63,6 +63,61 @@ public sealed class JobLeases(ICoordinatorStore store, IOptions<CoordinatorOptio
         return held is null ? null : new Step(resource, held.Lease, held.Lost.Token, ct);
     }
 
+    /// <summary>
+    /// Claims, for one pass of a worker, the free leases of <paramref name="resources"/> in one statement (PostgreSQL:
+    /// <c>FOR UPDATE SKIP LOCKED</c>, <see cref="Storage.Postgres.PostgresCoordinatorStore.ClaimLeasesAsync"/>) and returns
+    /// the resources whose lease this node now holds: the worker steps those (their <see cref="TryAcquireAsync"/> then
+    /// reuses the lease without a round trip) and skips the others, which another node holds or is taking right now
+    /// (the next pass claims them if they are free by then). Null when there is nothing to claim in one statement (off
+    /// cluster mode, or a store without it): the worker calls <see cref="TryAcquireAsync"/> for each resource.
+    /// </summary>
+    public async Task<IReadOnlySet<string>?> ClaimAsync(IEnumerable<string> resources, CancellationToken ct)
+    {
+        if (!Enabled || store is not Storage.Postgres.PostgresCoordinatorStore pg)
+        {
+            return null;
+        }
+
+        var mine = new HashSet<string>(StringComparer.Ordinal);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return mine;
+        }
+
+        var wanted = new List<string>();
+        foreach (var r in resources.Distinct(StringComparer.Ordinal))
+        {
+            if (_held.ContainsKey(r))
+            {
+                mine.Add(r);
+            }
+            else
+            {
+                wanted.Add(r);
+            }
+        }
+
+        if (wanted.Count == 0)
+        {
+            return mine;
+        }
+
+        var since = Stopwatch.StartNew();
+        foreach (var lease in await pg.ClaimLeasesAsync(wanted, LeaseOwner, _options.LeaseTtl, wanted.Count, ct).ConfigureAwait(false))
+        {
+            if (lease.Token > 1)
+            {
+                logger.LogInformation("Took the lease of {Resource} (fencing token {Token})", lease.Resource, lease.Token);
+            }
+
+            Hold(lease.Resource, lease, since);
+            mine.Add(lease.Resource);
+        }
+
+        StartRenewal();
+        return mine;
+    }
+
     /// <summary>A lease held for one step of a job.</summary>
     public sealed class Step
     {
@@ -174,7 +229,14 @@ public sealed class JobLeases(ICoordinatorStore store, IOptions<CoordinatorOptio
             logger.LogInformation("Took the lease of {Resource} (fencing token {Token})", resource, lease.Token);
         }
 
-        held = _held.AddOrUpdate(
+        held = Hold(resource, lease, since);
+        StartRenewal();
+        return held;
+    }
+
+    /// <summary>Records a lease just taken (a new entry, or the same token extended).</summary>
+    private Held Hold(string resource, LeaseRecord lease, Stopwatch since) =>
+        _held.AddOrUpdate(
             resource,
             static (_, a) => new Held(a.lease, a.since, new CancellationTokenSource()),
             static (_, old, a) =>
@@ -188,9 +250,6 @@ public sealed class JobLeases(ICoordinatorStore store, IOptions<CoordinatorOptio
                 return new Held(a.lease, a.since, new CancellationTokenSource());
             },
             (lease, since));
-        StartRenewal();
-        return held;
-    }
 
     /// <summary>Renews one held lease; on loss drops it, logs, cancels its steps and returns null.</summary>
     private async Task<Held?> RenewAsync(string resource, Held held, CancellationToken ct)

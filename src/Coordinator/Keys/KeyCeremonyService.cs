@@ -77,10 +77,18 @@ public sealed class KeyCeremonyService(
     /// <summary>Advances every running ceremony as far as its answers allow.</summary>
     public async Task StepAllAsync(CancellationToken cancellationToken)
     {
-        foreach (var ks in await store.ListKeySetsAsync(cancellationToken).ConfigureAwait(false))
+        var keySets = await store.ListKeySetsAsync(cancellationToken).ConfigureAwait(false);
+        // PostgreSQL cluster: the free leases of the pass in one statement; ceremonies held elsewhere cost no round trip
+        var mine = await leases.ClaimAsync(keySets.Where(k => k.State == "running").Select(k => "keyset:" + k.KeySetId), cancellationToken).ConfigureAwait(false);
+        foreach (var ks in keySets)
         {
             if (ks.State == "running")
             {
+                if (mine is not null && !mine.Contains("keyset:" + ks.KeySetId))
+                {
+                    continue;
+                }
+
                 try
                 {
                     using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();

@@ -117,19 +117,35 @@ public sealed class SettlementService(
             return;
         }
 
+        var open = new List<PaidJob>();
         foreach (var job in await PaidJobsAsync(ct).ConfigureAwait(false))
         {
+            // a closed settlement never changes again: remembered here, and checked before taking its lease
+            if (_closed.ContainsKey(job.JobId) || await Has(Scope(job.JobId), "closed", ct).ConfigureAwait(false))
+            {
+                if (_closed.TryAdd(job.JobId, 0))
+                {
+                    await leases.ReleaseAsync("settle:" + job.JobId, ct).ConfigureAwait(false); // a no-op unless held here
+                }
+            }
+            else
+            {
+                open.Add(job);
+            }
+        }
+
+        // PostgreSQL cluster: the free leases of the pass in one statement; settlements held elsewhere cost no round trip
+        var mine = await leases.ClaimAsync(open.Select(j => "settle:" + j.JobId), ct).ConfigureAwait(false);
+        foreach (var job in open)
+        {
             string resource = "settle:" + job.JobId;
+            if (mine is not null && !mine.Contains(resource))
+            {
+                continue;
+            }
+
             try
             {
-                // a closed settlement never changes again: remembered here, and checked before taking its lease
-                if (_closed.ContainsKey(job.JobId) || await Has(Scope(job.JobId), "closed", ct).ConfigureAwait(false))
-                {
-                    _closed.TryAdd(job.JobId, 0);
-                    await leases.ReleaseAsync(resource, ct).ConfigureAwait(false); // a no-op unless held here
-                    continue;
-                }
-
                 using var lease = (await leases.TryAcquireAsync(resource, ct).ConfigureAwait(false))?.Enter();
                 if (lease is not null)
                 {

@@ -363,10 +363,18 @@ public sealed class TrainingService(
     /// <summary>Steps every job that is not finished.</summary>
     public async Task StepAllAsync(CancellationToken ct)
     {
-        foreach (var job in await store.ListJobsAsync(ct).ConfigureAwait(false))
+        var jobs = await store.ListJobsAsync(ct).ConfigureAwait(false);
+        // PostgreSQL cluster: the free leases of the pass in one statement; jobs held by other nodes cost no round trip
+        var mine = await leases.ClaimAsync(jobs.Where(j => j.State is JobState.Pending or JobState.Running).Select(j => "job:" + j.JobId), ct).ConfigureAwait(false);
+        foreach (var job in jobs)
         {
             if (job.State is JobState.Pending or JobState.Running)
             {
+                if (mine is not null && !mine.Contains("job:" + job.JobId))
+                {
+                    continue;
+                }
+
                 try
                 {
                     // only while holding the job's lease; its versioned updates are fenced by it (decision 0018), and its
