@@ -66,4 +66,14 @@ public sealed class PostgresClusterStoreTests : ClusterStoreContract
         var rest = await a.ClaimLeasesAsync(resources, "node-c", TimeSpan.FromMinutes(1), 40, Ct);
         Assert.Equal(40, all.Count + rest.Count);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public async Task ClaimLeases_RefusesAMaximumBelowOne(int max)
+    {
+        await using var store = await _db.CreateStoreAsync(Ct);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.ClaimLeasesAsync(["job:x"], "node-a", TimeSpan.FromMinutes(1), max, Ct));
+        Assert.Null(await store.GetLeaseAsync("job:x", Ct));
+    }
 }

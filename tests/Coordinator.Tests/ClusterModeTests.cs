@@ -158,22 +158,54 @@ public sealed class ClusterModeTests : IAsyncLifetime
         async Task<JobRecord?> StepAsync(JobRecord j, string message)
         {
             using var lease = (await leases.TryAcquireAsync("test:fence", Ct))?.Enter();
-            Assert.NotNull(lease);
-            Assert.Equal("node-0", StoreFence.Current?.Owner);
+            if (lease is null)
+            {
+                return null; // the node's lease renewal already noticed the loss: nothing is stepped either
+            }
+
+            Assert.Equal(leases.LeaseOwner, StoreFence.Current?.Owner);
+            Assert.StartsWith("node-0#", StoreFence.Current?.Owner, StringComparison.Ordinal);
             return await store.UpdateJobAsync(j with { Message = message }, Ct);
         }
 
+        Assert.NotNull(await leases.TryAcquireAsync("test:fence", Ct));
         job = await StepAsync(job, "step 1");
         Assert.NotNull(job);
         Assert.Null(StoreFence.Current);
 
         // the lease moves to node 1 behind node 0's back (as after a pause longer than the TTL); node 0 still caches it
         var held = (await ((ILeaseStore)store).GetLeaseAsync("test:fence", Ct))!;
-        Assert.True(await ((ILeaseStore)store).ReleaseLeaseAsync("test:fence", "node-0", held.Token, Ct));
+        Assert.True(await ((ILeaseStore)store).ReleaseLeaseAsync("test:fence", leases.LeaseOwner, held.Token, Ct));
         Assert.Equal(held.Token + 1, (await ((ILeaseStore)store).TryAcquireLeaseAsync("test:fence", "node-1", TimeSpan.FromMinutes(1), Ct))!.Token);
 
         Assert.Null(await StepAsync(job!, "stale step"));
         Assert.Equal("step 1", (await store.GetJobAsync("fence-job", Ct))!.Message);
+    }
+
+    [Fact]
+    public async Task AWorkerPass_ClaimsTheFreeLeasesInOneStatement_AndSkipsThoseHeldElsewhere()
+    {
+        var leases0 = _apps[0].Services.GetRequiredService<JobLeases>();
+        var leases1 = _apps[1].Services.GetRequiredService<JobLeases>();
+        var store = (ILeaseStore)_apps[0].Services.GetRequiredService<ICoordinatorStore>();
+        Assert.NotNull(await leases1.TryAcquireAsync("test:c1", Ct));
+        var released = (await store.TryAcquireLeaseAsync("test:c2", "gone#1", TimeSpan.FromMinutes(1), Ct))!;
+        Assert.True(await store.ReleaseLeaseAsync("test:c2", "gone#1", released.Token, Ct));
+
+        var mine = await leases0.ClaimAsync(["test:c0", "test:c1", "test:c2", "test:c0"], Ct);
+
+        Assert.Equal(["test:c0", "test:c2"], mine!.Order(StringComparer.Ordinal));
+        Assert.Equal(leases0.LeaseOwner, (await store.GetLeaseAsync("test:c0", Ct))!.Owner);
+        Assert.Equal(released.Token + 1, (await store.GetLeaseAsync("test:c2", Ct))!.Token);
+        Assert.Equal(leases1.LeaseOwner, (await store.GetLeaseAsync("test:c1", Ct))!.Owner);
+        Assert.Contains("test:c2", leases0.HeldResources);
+        using (var step = (await leases0.TryAcquireAsync("test:c2", Ct))?.Enter())
+        {
+            Assert.Equal(released.Token + 1, StoreFence.Current?.Token);
+        }
+
+        // the other node's pass: it keeps what it holds and gets nothing else
+        Assert.Equal(["test:c1"], await leases1.ClaimAsync(["test:c0", "test:c1", "test:c2"], Ct));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)

@@ -36,9 +36,12 @@ internal static class ClusterNodes
         return string.Join(",", takers.Select(i => $"node-{i}"));
     }
 
-    /// <summary>The index of node <paramref name="owner"/> ("node-2" → 2).</summary>
-    public static int NodeIndex(string owner) =>
-        owner.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(owner[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
+    /// <summary>The index of node <paramref name="owner"/>: a lease owner is the node id and a per-process suffix ("node-2#a1b2c3" → 2).</summary>
+    public static int NodeIndex(string owner)
+    {
+        string node = owner.Split('#')[0];
+        return node.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(node[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
+    }
 
     /// <summary>The node holding an unexpired lease of <paramref name="resource"/>, or "".</summary>
     public static async Task<string> LeaseOwnerAsync(PostgresServer pg, string schema, string resource) =>

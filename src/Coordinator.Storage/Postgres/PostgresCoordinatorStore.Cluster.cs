@@ -151,6 +151,7 @@ public sealed partial class PostgresCoordinatorStore : IPresenceStore, ILeaseSto
         ArgumentNullException.ThrowIfNull(resources);
         ArgumentException.ThrowIfNullOrEmpty(owner);
         SqliteCoordinatorStore.ValidateTtl(ttl);
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         string[] wanted = [.. resources.Distinct(StringComparer.Ordinal)];
         return WriteAsync<IReadOnlyList<LeaseRecord>>(
             async (db, ct) =>

@@ -77,14 +77,36 @@ public sealed class KeyCeremonyService(
     /// <summary>Advances every running ceremony as far as its answers allow.</summary>
     public async Task StepAllAsync(CancellationToken cancellationToken)
     {
-        foreach (var ks in await store.ListKeySetsAsync(cancellationToken).ConfigureAwait(false))
+        var keySets = await store.ListKeySetsAsync(cancellationToken).ConfigureAwait(false);
+        // PostgreSQL cluster: the free leases of the pass in one statement; ceremonies held elsewhere cost no round trip
+        var mine = await leases.ClaimAsync(keySets.Where(k => k.State == "running").Select(k => "keyset:" + k.KeySetId), cancellationToken).ConfigureAwait(false);
+        foreach (var ks in keySets)
         {
             if (ks.State == "running")
             {
-                using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();
-                if (lease is not null)
+                if (mine is not null && !mine.Contains("keyset:" + ks.KeySetId))
                 {
-                    await StepAsync(ks, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    using var lease = (await leases.TryAcquireAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false))?.Enter();
+                    if (lease is not null)
+                    {
+                        // re-read under the lease: the listed copy may predate another node's last step
+                        var current = await store.GetKeySetAsync(ks.KeySetId, lease.Token).ConfigureAwait(false);
+                        if (current?.State == "running")
+                        {
+                            await StepAsync(current, lease.Token).ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // one bad key set must not stop the others; another node may try it
+                    logger.LogError(ex, "Stepping key ceremony {KeySetId} failed; its lease is released and the step retried", ks.KeySetId);
+                    await leases.ReleaseAsync("keyset:" + ks.KeySetId, cancellationToken).ConfigureAwait(false);
                 }
             }
             else

@@ -46,6 +46,7 @@ public sealed class SettlementService(
     private readonly ChainSettings _settings = options.Value.Chain;
     private readonly Lock _gate = new();
     private ChainClients? _clients;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _closed = new(StringComparer.Ordinal);
 
     /// <summary>Whether settlement is on.</summary>
     public bool Enabled => _settings.Enabled;
@@ -116,19 +117,46 @@ public sealed class SettlementService(
             return;
         }
 
+        var open = new List<PaidJob>();
         foreach (var job in await PaidJobsAsync(ct).ConfigureAwait(false))
         {
+            // a closed settlement never changes again: remembered here, and checked before taking its lease
+            if (_closed.ContainsKey(job.JobId) || await Has(Scope(job.JobId), "closed", ct).ConfigureAwait(false))
+            {
+                if (_closed.TryAdd(job.JobId, 0))
+                {
+                    await leases.ReleaseAsync("settle:" + job.JobId, ct).ConfigureAwait(false); // a no-op unless held here
+                }
+            }
+            else
+            {
+                open.Add(job);
+            }
+        }
+
+        // PostgreSQL cluster: the free leases of the pass in one statement; settlements held elsewhere cost no round trip
+        var mine = await leases.ClaimAsync(open.Select(j => "settle:" + j.JobId), ct).ConfigureAwait(false);
+        foreach (var job in open)
+        {
+            string resource = "settle:" + job.JobId;
+            if (mine is not null && !mine.Contains(resource))
+            {
+                continue;
+            }
+
             try
             {
-                using var lease = (await leases.TryAcquireAsync("settle:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
+                using var lease = (await leases.TryAcquireAsync(resource, ct).ConfigureAwait(false))?.Enter();
                 if (lease is not null)
                 {
-                    await StepAsync(job, ct).ConfigureAwait(false);
+                    // the chain transactions stop waiting when the lease is lost (the next holder reads the chain first)
+                    await StepAsync(job, lease.Token).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 logger.LogWarning("Settlement of job {JobId} paused: {Error}", job.JobId, ex.Message);
+                await leases.ReleaseAsync(resource, ct).ConfigureAwait(false); // another node may try
             }
         }
     }

@@ -363,22 +363,37 @@ public sealed class TrainingService(
     /// <summary>Steps every job that is not finished.</summary>
     public async Task StepAllAsync(CancellationToken ct)
     {
-        foreach (var job in await store.ListJobsAsync(ct).ConfigureAwait(false))
+        var jobs = await store.ListJobsAsync(ct).ConfigureAwait(false);
+        // PostgreSQL cluster: the free leases of the pass in one statement; jobs held by other nodes cost no round trip
+        var mine = await leases.ClaimAsync(jobs.Where(j => j.State is JobState.Pending or JobState.Running).Select(j => "job:" + j.JobId), ct).ConfigureAwait(false);
+        foreach (var job in jobs)
         {
             if (job.State is JobState.Pending or JobState.Running)
             {
+                if (mine is not null && !mine.Contains("job:" + job.JobId))
+                {
+                    continue;
+                }
+
                 try
                 {
-                    // only while holding the job's lease; its versioned updates are fenced by it (decision 0018)
+                    // only while holding the job's lease; its versioned updates are fenced by it (decision 0018), and its
+                    // work stops when the lease is lost (lease.Token)
                     using var lease = (await leases.TryAcquireAsync("job:" + job.JobId, ct).ConfigureAwait(false))?.Enter();
                     if (lease is not null)
                     {
-                        await StepJobAsync(job, ct).ConfigureAwait(false);
+                        // re-read under the lease: the listed copy may predate another node's last step
+                        var current = await store.GetJobAsync(job.JobId, lease.Token).ConfigureAwait(false);
+                        if (current?.State is JobState.Pending or JobState.Running)
+                        {
+                            await StepJobAsync(current, lease.Token).ConfigureAwait(false);
+                        }
                     }
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
-                    logger.LogError(ex, "Stepping job {JobId} failed; will retry", job.JobId);
+                    logger.LogError(ex, "Stepping job {JobId} failed; its lease is released and the step retried", job.JobId);
+                    await leases.ReleaseAsync("job:" + job.JobId, ct).ConfigureAwait(false); // another node may try
                 }
             }
             else
