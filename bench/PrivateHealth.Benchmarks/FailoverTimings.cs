@@ -513,7 +513,8 @@ public static class FailoverTimings
             };
         }
 
+        /// <summary>The index of the node owning a lease ("node-2#a1b2c3": NodeId, then the process's suffix → 2).</summary>
         private static int NodeIndex(string? owner) =>
-            owner is not null && owner.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(owner[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
+            owner?.Split('#')[0] is { } node && node.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(node[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
     }
 }
