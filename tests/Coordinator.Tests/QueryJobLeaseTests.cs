@@ -236,8 +236,10 @@ public sealed class QueryJobLeaseTests : IAsyncLifetime
     private async Task<LeaseRecord> MoveAwayAsync(string resource)
     {
         var leases = (ILeaseStore)Store;
-        var held = await leases.GetLeaseAsync(resource, Ct) ?? await leases.TryAcquireLeaseAsync(resource, "node-b", TimeSpan.FromMinutes(10), Ct);
-        Assert.True(await leases.ReleaseLeaseAsync(resource, "node-b", held!.Token, Ct));
+        string nodeB = _app.Services.GetRequiredService<JobLeases>().LeaseOwner; // "node-b#<process suffix>"
+        var held = await leases.GetLeaseAsync(resource, Ct) ?? await leases.TryAcquireLeaseAsync(resource, nodeB, TimeSpan.FromMinutes(10), Ct);
+        Assert.Equal(nodeB, held!.Owner);
+        Assert.True(await leases.ReleaseLeaseAsync(resource, nodeB, held.Token, Ct));
         Assert.Equal(held.Token + 1, (await leases.TryAcquireLeaseAsync(resource, "node-a", TimeSpan.FromMinutes(10), Ct))!.Token);
         return held;
     }
