@@ -356,11 +356,7 @@ public static class FailoverTimings
             string keyPath = Path.Combine(Directory, "shared-issuer.pem");
             _nodes = [.. Enumerable.Range(0, 3).Select(i => new CoordinatorProcess(Path.Combine(Directory, $"node-{i}"),
             [
-                "--Coordinator:StoreProvider=postgres",
-                $"--Coordinator:PostgresConnectionString={pg.ConnectionStringWith(24)}",
-                $"--Coordinator:PostgresSchema={_schema}",
-                $"--Coordinator:DevelopmentIssuerKeyPath={keyPath}",
-                $"--Coordinator:NodeId=node-{i}",
+                .. CoordinatorProcess.ClusterArguments(pg.ConnectionStringWith(24), _schema, keyPath, i),
                 // CoordinatorProcess sets a 50 ms tick for the tests; time the default
                 "--Coordinator:TickInterval=00:00:00.250",
                 $"--Coordinator:LeaseTtl={leaseTtl:c}",
@@ -430,11 +426,11 @@ public static class FailoverTimings
         /// <summary>SIGKILLs the node holding <paramref name="resource"/>'s lease, then reads the lease row it left.</summary>
         public async Task<Kill> KillHolderAsync(string resource)
         {
-            int victim = NodeIndex((await Store.GetLeaseAsync(resource).ConfigureAwait(false))?.Owner);
+            int victim = CoordinatorProcess.NodeIndex((await Store.GetLeaseAsync(resource).ConfigureAwait(false))?.Owner);
             var at = DateTimeOffset.UtcNow;
             await _nodes[victim].KillAsync().ConfigureAwait(false);
             var lease = (await Store.GetLeaseAsync(resource).ConfigureAwait(false))!;
-            return NodeIndex(lease.Owner) == victim ? new Kill(victim, at, lease) : throw new InvalidOperationException($"{resource} moved to {lease.Owner} before the kill took effect");
+            return CoordinatorProcess.NodeIndex(lease.Owner) == victim ? new Kill(victim, at, lease) : throw new InvalidOperationException($"{resource} moved to {lease.Owner} before the kill took effect");
         }
 
         /// <summary>
@@ -456,8 +452,7 @@ public static class FailoverTimings
         }
 
         /// <summary>The last <paramref name="lines"/> lines of every node's log (to show why a run failed).</summary>
-        public string LogTails(int lines) =>
-            string.Join('\n', _nodes.Select((n, i) => $"---- node-{i} log (last {lines} lines)\n{string.Join('\n', n.Log.Split('\n').TakeLast(lines))}"));
+        public string LogTails(int lines) => CoordinatorProcess.LogTails(_nodes, lines);
 
         public async ValueTask DisposeAsync()
         {
@@ -512,9 +507,5 @@ public static class FailoverTimings
                 _ => at,
             };
         }
-
-        /// <summary>The index of the node owning a lease ("node-2#a1b2c3": NodeId, then the process's suffix → 2).</summary>
-        private static int NodeIndex(string? owner) =>
-            owner?.Split('#')[0] is { } node && node.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(node[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
     }
 }

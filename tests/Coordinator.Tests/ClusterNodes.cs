@@ -1,4 +1,3 @@
-using System.Globalization;
 using PrivateHealth.Testing;
 
 namespace PrivateHealth.Coordinator.Tests;
@@ -16,11 +15,7 @@ internal static class ClusterNodes
     public static List<CoordinatorProcess> Create(string directory, PostgresServer pg, string schema, string issuerKeyPath, int count, Func<int, IEnumerable<string>>? extra = null) =>
         [.. Enumerable.Range(0, count).Select(i => new CoordinatorProcess(Path.Combine(directory, $"node-{i}"),
         [
-            "--Coordinator:StoreProvider=postgres",
-            $"--Coordinator:PostgresConnectionString={pg.ConnectionStringWith(24)}",
-            $"--Coordinator:PostgresSchema={schema}",
-            $"--Coordinator:DevelopmentIssuerKeyPath={issuerKeyPath}",
-            $"--Coordinator:NodeId=node-{i}",
+            .. CoordinatorProcess.ClusterArguments(pg.ConnectionStringWith(24), schema, issuerKeyPath, i),
             "--Coordinator:TickInterval=00:00:00.100",
             "--Coordinator:LeaseTtl=00:00:03",
             "--Coordinator:PresenceInterval=00:00:00.250",
@@ -34,13 +29,6 @@ internal static class ClusterNodes
         var takers = Enumerable.Range(0, nodes.Count).Where(i => i != victim && nodes[i].Log.Contains($"Took the lease of {resource} (fencing token", StringComparison.Ordinal)).ToList();
         Assert.True(takers.Count >= 1, $"no surviving node took over {resource}");
         return string.Join(",", takers.Select(i => $"node-{i}"));
-    }
-
-    /// <summary>The index of node <paramref name="owner"/>: a lease owner is the node id and a per-process suffix ("node-2#a1b2c3" → 2).</summary>
-    public static int NodeIndex(string owner)
-    {
-        string node = owner.Split('#')[0];
-        return node.StartsWith("node-", StringComparison.Ordinal) ? int.Parse(node[5..], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no lease owner ('{owner}')");
     }
 
     /// <summary>The node holding an unexpired lease of <paramref name="resource"/>, or "".</summary>

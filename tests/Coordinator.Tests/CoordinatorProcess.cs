@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -39,6 +40,29 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The flags of cluster node <paramref name="node"/> ("node-{i}") over one PostgreSQL schema, sharing the development
+    /// issuer key at <paramref name="issuerKeyPath"/>; timings are left to the caller.
+    /// </summary>
+    public static List<string> ClusterArguments(string connectionString, string schema, string issuerKeyPath, int node) =>
+    [
+        "--Coordinator:StoreProvider=postgres",
+        $"--Coordinator:PostgresConnectionString={connectionString}",
+        $"--Coordinator:PostgresSchema={schema}",
+        $"--Coordinator:DevelopmentIssuerKeyPath={issuerKeyPath}",
+        $"--Coordinator:NodeId=node-{node}",
+    ];
+
+    /// <summary>The index of the node owning a lease ("node-2#a1b2c3": NodeId, then the process's suffix → 2).</summary>
+    public static int NodeIndex(string? owner) =>
+        owner?.Split('#')[0] is { } node && node.StartsWith("node-", StringComparison.Ordinal)
+            ? int.Parse(node[5..], CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"no lease owner ('{owner}')");
+
+    /// <summary>The last <paramref name="lines"/> lines of every node's log (to show why a run failed).</summary>
+    public static string LogTails(IReadOnlyList<CoordinatorProcess> nodes, int lines) =>
+        string.Join('\n', nodes.Select((n, i) => $"---- node-{i} log (last {lines} lines)\n{string.Join('\n', n.Log.Split('\n').TakeLast(lines))}"));
 
     public static int FreePort()
     {

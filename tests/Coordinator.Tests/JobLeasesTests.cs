@@ -102,7 +102,7 @@ public sealed class JobLeasesTests : IAsyncLifetime
         var second = NewLeases("node-1");
         Assert.StartsWith("node-1#", first.LeaseOwner, StringComparison.Ordinal);
         Assert.NotEqual(first.LeaseOwner, second.LeaseOwner);
-        Assert.Equal(1, ClusterNodes.NodeIndex(first.LeaseOwner));
+        Assert.Equal(1, CoordinatorProcess.NodeIndex(first.LeaseOwner));
 
         Assert.NotNull(await first.TryAcquireAsync("job:shared", Ct));
         Assert.Null(await second.TryAcquireAsync("job:shared", Ct)); // used to succeed with the same fencing token

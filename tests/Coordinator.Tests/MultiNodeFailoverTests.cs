@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Google.Protobuf;
 using PrivateHealth.EncryptedQuery.Encoding;
 using PrivateHealth.EncryptedQuery.Evaluation;
@@ -70,11 +69,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
         }
         catch (Exception)
         {
-            foreach (var (n, i) in nodes.Select((n, i) => (n, i)))
-            {
-                output.WriteLine($"---- node-{i} log (last 60 lines)");
-                output.WriteLine(string.Join('\n', n.Log.Split('\n').TakeLast(60)));
-            }
+            output.WriteLine(CoordinatorProcess.LogTails(nodes, 60));
 
             throw;
         }
@@ -164,7 +159,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
 
             return s.History is { Count: > 1 } h && h[1].Received >= agents / 3;
         }, TimeSpan.FromMinutes(2));
-        int victim = ClusterNodes.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "job:" + job.JobId));
+        int victim = CoordinatorProcess.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "job:" + job.JobId));
         var before = await retry.RunAsync(c => op.GetJobAsync(job.JobId, c), Ct);
         await nodes[victim].KillAsync();
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: SIGKILLed node-{victim} (the job's lease holder) in round {before.CurrentRound} with {before.History[^1].Received}/{agents} uploads");
@@ -234,7 +229,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
         var qjob = await retry.RunAsync(c => researcher.SubmitQueryAsync(submit, c), Ct);
         await ClusterNodes.WaitUntilAsync(async () => (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is not ("pending" or "ready")
             && await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId) != "", TimeSpan.FromMinutes(1));
-        int victim2 = ClusterNodes.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId));
+        int victim2 = CoordinatorProcess.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId));
         string stateAtKill = (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State;
         await nodes[victim2].KillAsync();
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: SIGKILLed node-{victim2} (the query's lease holder) in state {stateAtKill}");

@@ -210,11 +210,7 @@ public sealed class MultiNodeSettlementTests(ITestOutputHelper output)
         }
         catch (Exception)
         {
-            foreach (var (n, i) in nodes.Select((n, i) => (n, i)))
-            {
-                output.WriteLine($"---- node-{i} log (last 40 lines)");
-                output.WriteLine(string.Join('\n', n.Log.Split('\n').TakeLast(40)));
-            }
+            output.WriteLine(CoordinatorProcess.LogTails(nodes, 40));
 
             throw;
         }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Numerics;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
