@@ -183,38 +183,35 @@ public static class CoordinatorApp
     /// </summary>
     internal static DevelopmentTokenIssuer LoadOrCreateIssuer(string path)
     {
+        if (File.Exists(path))
+        {
+            return ReadIssuer(path);
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var issuer = new DevelopmentTokenIssuer();
-        FileStream? created = null;
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        FileStream created;
         try
         {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
             created = new FileStream(path, options);
         }
         catch (IOException) when (File.Exists(path))
         {
-            issuer.Dispose();
-            return ReadIssuer(path);
-        }
-        catch
-        {
-            issuer.Dispose();
-            throw;
+            return ReadIssuer(path); // another node created it first
         }
 
         using (created)
         {
-            var bytes = System.Text.Encoding.ASCII.GetBytes(issuer.ExportPrivateKeyPem());
-            created.Write(bytes);
+            var issuer = new DevelopmentTokenIssuer();
+            created.Write(System.Text.Encoding.ASCII.GetBytes(issuer.ExportPrivateKeyPem()));
             created.Flush(flushToDisk: true);
+            return issuer;
         }
-
-        return issuer;
     }
 
     /// <summary>Reads a key file another node may still be writing: a partial file is retried for up to 10 s.</summary>
