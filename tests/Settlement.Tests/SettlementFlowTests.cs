@@ -192,23 +192,27 @@ public sealed class SettlementFlowTests(HardhatNode node, ITestOutputHelper outp
     public async Task AfterTheDeadlineAnyoneRefundsThePayer()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
-        World w = await SetUpAsync(node, ct);
+
+        // A node of its own, so that the chain's clock can be moved: on the shared node other test
+        // projects mine blocks concurrently, and hardhat adds at least a second per block, so a
+        // deadline "a few seconds ahead" raced past between paying and committing on a loaded CI box.
+        await using HardhatNode own = HardhatNode.CreateLocal();
+        await own.InitializeAsync();
+        World w = await SetUpAsync(own, ct);
         using JsonRpcClient rpc = w.Rpc;
         SettlementChain chain = w.Chain;
         Hash32 jobId = SettlementChain.JobId("expiry-" + Guid.NewGuid());
         BigInteger amount = 2 * Live.Ether;
 
-        // A deadline a few seconds ahead of the chain's clock (no time travel: other classes share the node).
-        ulong deadline = await LatestTimestampAsync(rpc, ct) + 3;
+        ulong deadline = await LatestTimestampAsync(rpc, ct) + 3600;
         BigInteger before = await chain.BalanceAsync(w.Payer.Address, ct);
         TransactionReceipt pay = await chain.PayNativeAsync(w.Payer, jobId, SettlementChain.HashOf("q"u8), amount, deadline, ct);
         await chain.CommitResultAsync(w.Operator, jobId, SettlementChain.HashOf("r"u8), SettlementChain.HashOf("m"u8), ct);
         await Live.AssertRevertsAsync("DeadlineNotReached", () => chain.RefundExpiredAsync(w.Operator, jobId, ct));
-        while (await LatestTimestampAsync(rpc, ct) <= deadline)
-        {
-            await Task.Delay(500, ct);
-            await node.MineAsync();
-        }
+
+        await own.RpcAsync("evm_increaseTime", 3601);
+        await own.MineAsync();
+        Assert.True(await LatestTimestampAsync(rpc, ct) > deadline);
 
         await Live.AssertRevertsAsync("JobExpired", () => chain.FinalizeAsync(w.Operator, jobId, SettlementChain.HashOf("root"u8), amount, 0, ct));
         await chain.RefundExpiredAsync(w.Operator, jobId, ct);
