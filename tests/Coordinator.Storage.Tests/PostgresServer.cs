@@ -285,12 +285,7 @@ public sealed class PostgresServer : IAsyncDisposable
         return null;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => LoopbackPort.Free();
 
     /// <summary>Runs a program to completion; throws <see cref="InvalidOperationException"/> with its output on failure.</summary>
     private static string Run(string fileName, string[] arguments, string workingDirectory, TimeSpan timeout)

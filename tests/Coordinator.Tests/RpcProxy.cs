@@ -19,10 +19,7 @@ internal sealed class RpcProxy : IAsyncDisposable
     public RpcProxy(Uri upstream)
     {
         _upstream = new IPEndPoint(IPAddress.Loopback, upstream.Port);
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        Port = PrivateHealth.Testing.LoopbackPort.Free(); // bound and unbound again by Start/Stop
     }
 
     public int Port { get; }

@@ -97,10 +97,5 @@ internal sealed class FakeRpcServer : IDisposable
         _listener.Close();
     }
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => PrivateHealth.Testing.LoopbackPort.Free();
 }
