@@ -230,6 +230,48 @@ public sealed class RingTests
     }
 
     [Fact]
+    public void ProductBarrettEqualsTheExactRemainderForEveryModulusSize()
+    {
+        // every bit length a modulus may have (2..61), several moduli each (the smallest, the largest, random
+        // ones; primes or not), random operands in [0, q) and the edges, against 128-bit integer arithmetic
+        var random = new Random(20261203);
+        for (int k = 2; k <= Modulus.MaxBits; k++)
+        {
+            ulong low = 1UL << (k - 1), high = (1UL << k) - 1;
+            var moduli = new List<ulong> { low, high };
+            for (int m = 0; m < 4; m++)
+            {
+                moduli.Add(low + ((ulong)random.NextInt64() % (high - low + 1)));
+            }
+
+            foreach (ulong q in moduli)
+            {
+                var mod = new Modulus(q);
+                var operands = new List<ulong> { 0, 1, q - 1, q / 2, (q + 1) / 2 };
+                for (int i = 0; i < 200; i++)
+                {
+                    operands.Add((ulong)random.NextInt64() % q);
+                }
+
+                var a = operands.SelectMany(x => operands.Take(12).Select(_ => x)).ToArray();
+                var b = operands.SelectMany(_ => operands.Take(12)).ToArray();
+                (a, b) = (a.Concat(operands).ToArray(), b.Concat(operands.AsEnumerable().Reverse()).ToArray());
+                var product = new ulong[a.Length];
+                var accumulated = b.Select(x => x).ToArray();
+                RingOps.Multiply(a, b, product, mod);
+                RingOps.MultiplyAdd(a, a, accumulated, mod);
+                for (int i = 0; i < a.Length; i++)
+                {
+                    Assert.True(
+                        (ulong)((UInt128)a[i] * b[i] % q) == product[i],
+                        $"q = {q} ({k} bits): {a[i]}·{b[i]} gave {product[i]}");
+                    Assert.Equal((ulong)((((UInt128)a[i] * a[i]) + b[i]) % q), accumulated[i]);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void NttIsLinearAndMultiplicative()
     {
         const int n = 64;

@@ -19,6 +19,8 @@ public readonly struct Modulus : IEquatable<Modulus>
     /// <summary>Low word of ⌊2^128/q⌋.</summary>
     public ulong BarrettLo { get; }
     public int BitCount { get; }
+    /// <summary>⌊2^(2k)/q⌋ for the bit length k of q (&lt; 2^(k+1)): Barrett's constant for products of two reduced operands.</summary>
+    public ulong ProductBarrett { get; }
 
     public Modulus(ulong value)
     {
@@ -34,6 +36,7 @@ public readonly struct Modulus : IEquatable<Modulus>
 
         BarrettHi = (ulong)(mu >> 64);
         BarrettLo = (ulong)mu;
+        ProductBarrett = (ulong)((UInt128.One << (2 * BitCount)) / value);
     }
 
     /// <summary>Reduces a 128-bit value (hi, lo) modulo q with Barrett reduction.</summary>

@@ -112,37 +112,54 @@ public static class RingOps
         }
     }
 
-    /// <summary>r = a·b mod q (Barrett).</summary>
+    /// <summary>r = a·b mod q for a, b in [0, q) (Barrett on the product, <see cref="MultiplyReduced"/>).</summary>
     public static unsafe void Multiply(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> r, in Modulus mod)
     {
         int n = r.Length;
         CheckLengths(a.Length, b.Length, n);
-        ulong q = mod.Value, muHi = mod.BarrettHi, muLo = mod.BarrettLo;
+        ulong q = mod.Value, mu = mod.ProductBarrett;
+        int k = mod.BitCount;
         fixed (ulong* pa = a, pb = b, pr = r)
         {
             for (int i = 0; i < n; i++)
             {
-                ulong hi = Math.BigMul(pa[i], pb[i], out ulong lo);
-                pr[i] = Barrett(hi, lo, q, muHi, muLo);
+                pr[i] = MultiplyReduced(pa[i], pb[i], q, mu, k);
             }
         }
     }
 
-    /// <summary>r = r + a·b mod q.</summary>
+    /// <summary>r = r + a·b mod q for a, b, r in [0, q).</summary>
     public static unsafe void MultiplyAdd(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> r, in Modulus mod)
     {
         int n = r.Length;
         CheckLengths(a.Length, b.Length, n);
-        ulong q = mod.Value, muHi = mod.BarrettHi, muLo = mod.BarrettLo;
+        ulong q = mod.Value, mu = mod.ProductBarrett;
+        int k = mod.BitCount;
         fixed (ulong* pa = a, pb = b, pr = r)
         {
             for (int i = 0; i < n; i++)
             {
-                ulong hi = Math.BigMul(pa[i], pb[i], out ulong lo);
-                ulong s = Barrett(hi, lo, q, muHi, muLo) + pr[i];
+                ulong s = MultiplyReduced(pa[i], pb[i], q, mu, k) + pr[i];
                 pr[i] = SubtractIfGreaterOrEqual(s, q);
             }
         }
+    }
+
+    /// <summary>
+    /// a·b mod q for a·b &lt; 2^(2k), k the bit length of q (so for any a, b in [0, q)): Barrett reduction with
+    /// base 2 (HAC 14.42). With x = a·b, q1 = ⌊x / 2^(k−1)⌋ &lt; 2^(k+1) and μ = ⌊2^(2k)/q⌋ &lt; 2^(k+1), the estimate
+    /// ⌊q1·μ / 2^(k+1)⌋ is at most 2 below ⌊x/q⌋. Two 64×64→128 products and one low product, against four and
+    /// two for the general 128-bit <see cref="Barrett"/>, which stays for sums of products (key switching).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong MultiplyReduced(ulong a, ulong b, ulong q, ulong mu, int k)
+    {
+        ulong hi = Math.BigMul(a, b, out ulong lo);
+        ulong q1 = (hi << (65 - k)) | (lo >> (k - 1)); // 2 <= k <= 61 keeps both shift counts in [1, 63]
+        ulong h = Math.BigMul(q1, mu, out ulong l);
+        ulong estimate = (h << (63 - k)) | (l >> (k + 1));
+        ulong r = lo - (estimate * q);
+        return SubtractIfGreaterOrEqual(SubtractIfGreaterOrEqual(r, q), q);
     }
 
     /// <summary>r = a·w mod q for a scalar w &lt; q (Shoup).</summary>
