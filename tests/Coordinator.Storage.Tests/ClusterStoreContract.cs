@@ -5,9 +5,16 @@ namespace PrivateHealth.Coordinator.Storage.Tests;
 /// <summary>
 /// The behaviour every store must have as <see cref="IPresenceStore"/> and <see cref="ILeaseStore"/> (decision 0018),
 /// and the fencing of the versioned updates under <see cref="StoreFence"/>. <see cref="ReopenStoreAsync"/> opens a
-/// second instance on the same database: the second node. TTLs are real time (short), because the PostgreSQL store uses
-/// the database clock.
+/// second instance on the same database: the second node.
 /// </summary>
+/// <remarks>
+/// No test waits for a TTL to run out in real time, and none relies on a TTL not running out before the next call: a
+/// lease or presence that must still hold has minutes to live, and expiry is forced with <see cref="AdvanceTimeAsync"/>
+/// (the SQLite store reads a manual clock; the PostgreSQL store uses the database clock, so there the stored expiry
+/// times are moved back instead). <see cref="Short"/> &lt; <see cref="Expire"/> &lt; <see cref="Long"/>, so one advance
+/// expires what was given the short TTL and nothing given the long one, and only if the store computed the expiry
+/// from the TTL it was given.
+/// </remarks>
 public abstract class ClusterStoreContract : IAsyncLifetime
 {
     private readonly List<ICoordinatorStore> _opened = [];
@@ -17,6 +24,15 @@ public abstract class ClusterStoreContract : IAsyncLifetime
     protected abstract Task<ICoordinatorStore> CreateStoreAsync();
 
     protected abstract Task<ICoordinatorStore> ReopenStoreAsync();
+
+    /// <summary>
+    /// Makes <paramref name="by"/> pass for the store's lease and presence expiry, on every instance of the database: a
+    /// lease or presence that had less than that to live is expired afterwards, one that had more still holds.
+    /// </summary>
+    protected abstract Task AdvanceTimeAsync(TimeSpan by);
+
+    /// <summary>The current time of the clock the store compares expiry times with.</summary>
+    protected abstract Task<DateTimeOffset> StoreNowAsync();
 
     public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
@@ -39,8 +55,14 @@ public abstract class ClusterStoreContract : IAsyncLifetime
         return (a, b);
     }
 
-    private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
-    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
+    /// <summary>A TTL that outlives <see cref="Expire"/>.</summary>
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(30);
+
+    /// <summary>A TTL that <see cref="Expire"/> runs out, yet long enough never to run out by itself during a test.</summary>
+    private static readonly TimeSpan Short = TimeSpan.FromMinutes(5);
+
+    /// <summary>How far <see cref="AdvanceTimeAsync"/> moves to expire what has <see cref="Short"/> (and not <see cref="Long"/>).</summary>
+    private static readonly TimeSpan Expire = TimeSpan.FromMinutes(10);
 
     private static PresenceEntry P(string id) => new(PresenceKinds.Participant, id);
 
@@ -87,9 +109,14 @@ public abstract class ClusterStoreContract : IAsyncLifetime
         await ((IPresenceStore)b).HeartbeatAsync("node-b", [C(1)], Long, Ct);
         Assert.Equal([C(1), C(2)], await ((IPresenceStore)b).ListPresenceAsync(Ct));
 
-        await Task.Delay(Short * 2, Ct);
+        await AdvanceTimeAsync(Expire);
 
         Assert.Equal([C(1)], await ((IPresenceStore)b).ListPresenceAsync(Ct));
+        Assert.Equal([C(1)], await ((IPresenceStore)a).ListPresenceAsync(Ct));
+
+        // a node that heartbeats again is present again
+        await ((IPresenceStore)a).HeartbeatAsync("node-a", [C(2)], Short, Ct);
+        Assert.Equal([C(1), C(2)], await ((IPresenceStore)b).ListPresenceAsync(Ct));
     }
 
     // ---- leases
@@ -131,9 +158,10 @@ public abstract class ClusterStoreContract : IAsyncLifetime
         var la = (ILeaseStore)a;
         var lb = (ILeaseStore)b;
         var old = await la.TryAcquireLeaseAsync("query:q-1", "node-a", Short, Ct);
+        Assert.NotNull(old);
         Assert.Null(await lb.TryAcquireLeaseAsync("query:q-1", "node-b", Long, Ct));
 
-        await Task.Delay(Short * 2, Ct);
+        await AdvanceTimeAsync(Expire);
         var taken = await lb.TryAcquireLeaseAsync("query:q-1", "node-b", Long, Ct);
 
         Assert.NotNull(taken);
@@ -150,12 +178,13 @@ public abstract class ClusterStoreContract : IAsyncLifetime
         var (a, _) = await TwoNodesAsync();
         var la = (ILeaseStore)a;
         var lease = await la.TryAcquireLeaseAsync("keyset:ks-1", "node-a", Short, Ct);
-        await Task.Delay(Short * 2, Ct);
+        await AdvanceTimeAsync(Expire);
+        Assert.True((await la.GetLeaseAsync("keyset:ks-1", Ct))!.ExpiresAt <= await StoreNowAsync());
 
         var renewed = await la.RenewLeaseAsync("keyset:ks-1", "node-a", lease!.Token, Long, Ct);
 
         Assert.Equal(lease.Token, renewed!.Token);
-        Assert.True(renewed.ExpiresAt > DateTimeOffset.UtcNow.AddMinutes(4));
+        Assert.True(renewed.ExpiresAt > await StoreNowAsync() + Long - TimeSpan.FromMinutes(1));
     }
 
     [Fact]
@@ -163,20 +192,32 @@ public abstract class ClusterStoreContract : IAsyncLifetime
     {
         var (a, b) = await TwoNodesAsync();
         var tokens = new List<long>();
-        for (int attempt = 0; attempt < 5; attempt++)
+        for (int attempt = 0; attempt < 6; attempt++)
         {
+            // A TTL that cannot run out while the acquirers queue up, so a second winner can only come from a broken lease.
             var tasks = Enumerable.Range(0, 8)
-                .Select(i => ((ILeaseStore)(i % 2 == 0 ? a : b)).TryAcquireLeaseAsync("job:race", $"node-{i}", Short, Ct))
+                .Select(i => ((ILeaseStore)(i % 2 == 0 ? a : b)).TryAcquireLeaseAsync("job:race", $"node-{attempt}-{i}", Long, Ct))
                 .ToList();
             var results = await Task.WhenAll(tasks);
-            var winners = results.Where(r => r is not null).ToList();
-            Assert.Single(winners);
-            tokens.Add(winners[0]!.Token);
-            await Task.Delay(Short * 2, Ct);
+            var winner = Assert.Single(results, r => r is not null)!;
+            Assert.Equal(winner.Owner, (await ((ILeaseStore)b).GetLeaseAsync("job:race", Ct))!.Owner);
+            Assert.Equal(winner.Token, (await ((ILeaseStore)a).GetLeaseAsync("job:race", Ct))!.Token);
+            tokens.Add(winner.Token);
+
+            // the next round races for a lease that was released or that expired
+            if (attempt % 2 == 0)
+            {
+                Assert.True(await ((ILeaseStore)a).ReleaseLeaseAsync("job:race", winner.Owner!, winner.Token, Ct));
+            }
+            else
+            {
+                await AdvanceTimeAsync(Long + Expire);
+            }
         }
 
         Assert.Equal(tokens.Order().ToList(), tokens);
         Assert.Equal(tokens.Count, tokens.Distinct().Count());
+        Assert.Equal([1, 2, 3, 4, 5, 6], tokens);
     }
 
     [Fact]
@@ -223,8 +264,8 @@ public abstract class ClusterStoreContract : IAsyncLifetime
             Assert.NotNull(job);
         }
 
-        await Task.Delay(Short * 2, Ct);
-        var taken = await ((ILeaseStore)b).TryAcquireLeaseAsync("job:job-1", "node-b", TimeSpan.FromMinutes(5), Ct);
+        await AdvanceTimeAsync(Expire);
+        var taken = await ((ILeaseStore)b).TryAcquireLeaseAsync("job:job-1", "node-b", Long, Ct);
         Assert.NotNull(taken);
 
         using (StoreFence.Enter(old!))
@@ -270,9 +311,9 @@ public abstract class ClusterStoreContract : IAsyncLifetime
 
         var old = await ((ILeaseStore)a).TryAcquireLeaseAsync("query:qj-1", "node-a", Short, Ct);
         var oldCohort = await ((ILeaseStore)a).TryAcquireLeaseAsync("cohort:c-1", "node-a", Short, Ct);
-        await Task.Delay(Short * 2, Ct);
-        Assert.NotNull(await ((ILeaseStore)b).TryAcquireLeaseAsync("query:qj-1", "node-b", TimeSpan.FromMinutes(5), Ct));
-        Assert.NotNull(await ((ILeaseStore)b).TryAcquireLeaseAsync("cohort:c-1", "node-b", TimeSpan.FromMinutes(5), Ct));
+        await AdvanceTimeAsync(Expire);
+        Assert.NotNull(await ((ILeaseStore)b).TryAcquireLeaseAsync("query:qj-1", "node-b", Long, Ct));
+        Assert.NotNull(await ((ILeaseStore)b).TryAcquireLeaseAsync("cohort:c-1", "node-b", Long, Ct));
 
         using (StoreFence.Enter(old!))
         {

@@ -9,11 +9,37 @@ public sealed class SqliteClusterStoreTests : ClusterStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-cluster-tests-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>The clock of both store instances (the store's lease and presence times are this clock's).</summary>
+    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
+
     private string DatabasePath => Path.Combine(_directory, "coordinator.db");
 
-    protected override async Task<ICoordinatorStore> CreateStoreAsync() => await SqliteCoordinatorStore.CreateAsync(DatabasePath, Ct);
+    protected override Task<ICoordinatorStore> CreateStoreAsync() => OpenAsync();
 
-    protected override async Task<ICoordinatorStore> ReopenStoreAsync() => await SqliteCoordinatorStore.CreateAsync(DatabasePath, Ct);
+    protected override Task<ICoordinatorStore> ReopenStoreAsync() => OpenAsync();
+
+    protected override Task AdvanceTimeAsync(TimeSpan by)
+    {
+        _clock.Advance(by);
+        return Task.CompletedTask;
+    }
+
+    protected override Task<DateTimeOffset> StoreNowAsync() => Task.FromResult(_clock.GetUtcNow());
+
+    private async Task<ICoordinatorStore> OpenAsync()
+    {
+        var store = new SqliteCoordinatorStore(DatabasePath, _clock);
+        try
+        {
+            await store.InitializeAsync(Ct);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
 
     public override async ValueTask DisposeAsync()
     {
@@ -34,6 +60,20 @@ public sealed class PostgresClusterStoreTests : ClusterStoreContract
     protected override async Task<ICoordinatorStore> CreateStoreAsync() => await _db.CreateStoreAsync(Ct);
 
     protected override async Task<ICoordinatorStore> ReopenStoreAsync() => await _db.ReopenStoreAsync(Ct);
+
+    /// <summary>
+    /// The store compares with the database clock (<c>clock_timestamp()</c>), which cannot be moved: every stored
+    /// lease and presence expiry is moved back instead, which is the same for the store as the clock moving forward.
+    /// </summary>
+    protected override Task AdvanceTimeAsync(TimeSpan by)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(by, TimeSpan.Zero);
+        var interval = $"interval '{(long)by.TotalMilliseconds} milliseconds'";
+        return _db.ExecuteAsync($"UPDATE leases SET expires_at = expires_at - {interval}; UPDATE presence SET expires_at = expires_at - {interval};");
+    }
+
+    protected override async Task<DateTimeOffset> StoreNowAsync() =>
+        new(DateTime.SpecifyKind(await _db.ScalarAsync<DateTime>("SELECT clock_timestamp();"), DateTimeKind.Utc));
 
     public override async ValueTask DisposeAsync()
     {
