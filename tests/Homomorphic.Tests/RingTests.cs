@@ -320,6 +320,23 @@ public sealed class RingTests
 
         RingOps.Reduce128(hi, lo, r, mod);
         Assert.Equal(a.Zip(b, (x, y) => (ulong)((UInt128)x * y % q * 64 % q)), r);
+
+        // the paired form: two 128-bit accumulators against exact UInt128 sums, carries included
+        ulong[] c = [.. b.Reverse()];
+        var hi0 = new ulong[n];
+        var lo0 = new ulong[n];
+        var hi1 = new ulong[n];
+        var lo1 = new ulong[n];
+        for (int k = 0; k < 64; k++)
+        {
+            RingOps.MultiplyAccumulate128Pair(a, b, c, hi0, lo0, hi1, lo1);
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal((UInt128)a[i] * b[i] * 64, new UInt128(hi0[i], lo0[i]));
+            Assert.Equal((UInt128)a[i] * c[i] * 64, new UInt128(hi1[i], lo1[i]));
+        }
     }
 
     [Fact]

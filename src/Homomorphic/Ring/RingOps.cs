@@ -236,6 +236,35 @@ public static class RingOps
         }
     }
 
+    /// <summary>
+    /// Two <see cref="MultiplyAccumulate128"/> with one shared operand, in one pass: (hi0, lo0) += a·b0 and
+    /// (hi1, lo1) += a·b1 (key switching multiplies each digit by both halves of the key). The shared operand
+    /// is read once and the loop overhead paid once.
+    /// </summary>
+    public static unsafe void MultiplyAccumulate128Pair(
+        ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b0, ReadOnlySpan<ulong> b1, Span<ulong> accHi0, Span<ulong> accLo0, Span<ulong> accHi1, Span<ulong> accLo1)
+    {
+        int n = a.Length;
+        CheckLengths(b0.Length, b1.Length, n);
+        CheckLengths(accHi0.Length, accLo0.Length, n);
+        CheckLengths(accHi1.Length, accLo1.Length, n);
+        fixed (ulong* pa = a, pb0 = b0, pb1 = b1, ph0 = accHi0, pl0 = accLo0, ph1 = accHi1, pl1 = accLo1)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ulong x = pa[i];
+                ulong hi = Math.BigMul(x, pb0[i], out ulong lo);
+                ulong nl = pl0[i] + lo;
+                ph0[i] += hi + (nl < lo ? 1UL : 0UL);
+                pl0[i] = nl;
+                hi = Math.BigMul(x, pb1[i], out lo);
+                nl = pl1[i] + lo;
+                ph1[i] += hi + (nl < lo ? 1UL : 0UL);
+                pl1[i] = nl;
+            }
+        }
+    }
+
     /// <summary>r = (hi, lo) mod q, for any 128-bit accumulator value.</summary>
     public static unsafe void Reduce128(ReadOnlySpan<ulong> accHi, ReadOnlySpan<ulong> accLo, Span<ulong> r, in Modulus mod)
     {

@@ -85,8 +85,8 @@ public sealed class KeySwitcher
             {
                 int keyIdx = PolyMath.ExtendedToKeyIndex(_p, level, k);
                 var e = _ext.Limb(k);
-                RingOps.MultiplyAccumulate128(e, key.B[d].Limb(keyIdx), _accHi0.AsSpan(k * n, n), _accLo0.AsSpan(k * n, n));
-                RingOps.MultiplyAccumulate128(e, key.A[d].Limb(keyIdx), _accHi1.AsSpan(k * n, n), _accLo1.AsSpan(k * n, n));
+                RingOps.MultiplyAccumulate128Pair(
+                    e, key.B[d].Limb(keyIdx), key.A[d].Limb(keyIdx), _accHi0.AsSpan(k * n, n), _accLo0.AsSpan(k * n, n), _accHi1.AsSpan(k * n, n), _accLo1.AsSpan(k * n, n));
             }
         }
 
