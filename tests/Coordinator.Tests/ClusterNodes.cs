@@ -35,6 +35,17 @@ internal static class ClusterNodes
     public static async Task<string> LeaseOwnerAsync(PostgresServer pg, string schema, string resource) =>
         await pg.ScalarAsync<string>($"SELECT owner FROM leases WHERE resource = '{resource}' AND expires_at > clock_timestamp();", schema) ?? "";
 
+    /// <summary>
+    /// The node holding an unexpired lease of <paramref name="resource"/>, once there is one: a single read can find none
+    /// while the holder's renewal is late on a loaded machine (the lease expired a moment before it is renewed).
+    /// </summary>
+    public static async Task<string> WaitForLeaseOwnerAsync(PostgresServer pg, string schema, string resource, TimeSpan timeout)
+    {
+        string owner = "";
+        await WaitUntilAsync(async () => (owner = await LeaseOwnerAsync(pg, schema, resource)) != "", timeout, $"a holder of {resource}'s lease");
+        return owner;
+    }
+
     /// <summary>Polls <paramref name="condition"/> every 25 ms until it holds; a timeout is an error.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string? what = null)
     {

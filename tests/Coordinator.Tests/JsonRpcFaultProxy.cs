@@ -5,22 +5,25 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using PrivateHealth.Ethereum;
 
 namespace PrivateHealth.Coordinator.Tests;
 
 /// <summary>
 /// An HTTP forwarder in front of a JSON-RPC node that can play a coordinator node dying right after it broadcast a
-/// transaction: once <see cref="HoldAfterSend"/> is armed, the n-th <c>eth_sendRawTransaction</c> is forwarded (the
-/// chain has it, and an automining node has mined it), but its answer is withheld, as is the answer to every later
-/// request — the node behind the proxy never learns that its transaction went through. <see cref="Held"/> completes with
-/// that transaction's hash.
+/// transaction: once <see cref="HoldCall"/> is armed, the first <c>eth_sendRawTransaction</c> whose transaction calls
+/// the given function (recognised by its selector, decoded from the raw transaction, whatever was sent before or is sent
+/// again) is forwarded — the chain has it, and an automining node has mined it — but its answer is withheld, as is the
+/// answer to every later request: the node behind the proxy never learns that its transaction went through.
+/// <see cref="Held"/> completes with that transaction's hash.
 /// </summary>
 internal sealed class JsonRpcFaultProxy : IAsyncDisposable
 {
     private readonly HttpClient _upstream;
     private readonly WebApplication _app;
     private readonly TaskCompletionSource<string> _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _sendsUntilHold = -1;
+    private byte[]? _selector;
+    private int _armed;
     private volatile bool _holding;
 
     private JsonRpcFaultProxy(Uri upstream, WebApplication app)
@@ -49,15 +52,20 @@ internal sealed class JsonRpcFaultProxy : IAsyncDisposable
         return proxy;
     }
 
-    /// <summary>Arms the proxy: the <paramref name="nth"/> transaction sent from now on reaches the chain, its answer does not.</summary>
-    public void HoldAfterSend(int nth)
+    /// <summary>
+    /// Arms the proxy: the first transaction sent from now on that calls the function with the 4-byte
+    /// <paramref name="selector"/> reaches the chain, its answer does not (nor any later answer).
+    /// </summary>
+    public void HoldCall(byte[] selector)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(nth, 1);
-        Volatile.Write(ref _sendsUntilHold, nth);
+        ArgumentNullException.ThrowIfNull(selector);
+        ArgumentOutOfRangeException.ThrowIfNotEqual(selector.Length, 4);
+        Volatile.Write(ref _selector, selector);
+        Volatile.Write(ref _armed, 1);
     }
 
     /// <summary>Disarms a proxy that has not yet held a transaction.</summary>
-    public void Disarm() => Volatile.Write(ref _sendsUntilHold, -1);
+    public void Disarm() => Volatile.Write(ref _armed, 0);
 
     private async Task ForwardAsync(HttpContext context)
     {
@@ -68,8 +76,9 @@ internal sealed class JsonRpcFaultProxy : IAsyncDisposable
             await Task.Delay(Timeout.Infinite, context.RequestAborted);
         }
 
-        bool send = IsSend(body.GetBuffer().AsSpan(0, (int)body.Length));
-        bool hold = send && Volatile.Read(ref _sendsUntilHold) > 0 && Interlocked.Decrement(ref _sendsUntilHold) == 0;
+        bool hold = Volatile.Read(ref _armed) == 1
+            && Calls(body.GetBuffer().AsSpan(0, (int)body.Length), Volatile.Read(ref _selector)!)
+            && Interlocked.Exchange(ref _armed, 0) == 1;
         using var content = new ByteArrayContent(body.ToArray());
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         using var response = await _upstream.PostAsync("/", content, context.RequestAborted);
@@ -87,19 +96,26 @@ internal sealed class JsonRpcFaultProxy : IAsyncDisposable
         await context.Response.Body.WriteAsync(answer, context.RequestAborted);
     }
 
-    private static bool IsSend(ReadOnlySpan<byte> request)
+    /// <summary>Whether <paramref name="request"/> is an <c>eth_sendRawTransaction</c> of a transaction whose calldata starts with <paramref name="selector"/>.</summary>
+    private static bool Calls(ReadOnlySpan<byte> request, byte[] selector)
     {
-        var reader = new Utf8JsonReader(request);
-        while (reader.Read())
-        {
-            if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("method") && reader.Read())
-            {
-                return reader.ValueTextEquals("eth_sendRawTransaction");
-            }
-        }
-
-        return false;
+        using var json = JsonDocument.Parse(request.ToArray());
+        var root = json.RootElement;
+        return root.ValueKind == JsonValueKind.Object
+            && root.TryGetProperty("method", out var method) && method.ValueEquals("eth_sendRawTransaction")
+            && root.TryGetProperty("params", out var parameters) && parameters.ValueKind == JsonValueKind.Array && parameters.GetArrayLength() > 0
+            && parameters[0].GetString() is { } rawHex
+            && CallData(Hex.Decode(rawHex)).AsSpan().StartsWith(selector);
     }
+
+    /// <summary>The calldata of a raw signed transaction: type 2 (EIP-1559), type 1 (EIP-2930) or legacy.</summary>
+    private static byte[] CallData(byte[] raw) => raw switch
+    {
+        [0x02, ..] => Rlp.Decode(raw.AsSpan(1)).AsList("type-2 transaction").Items[7].AsString("data").Bytes,
+        [0x01, ..] => Rlp.Decode(raw.AsSpan(1)).AsList("type-1 transaction").Items[6].AsString("data").Bytes,
+        [>= 0xc0, ..] => Rlp.Decode(raw).AsList("legacy transaction").Items[5].AsString("data").Bytes,
+        _ => throw new FormatException($"unsupported raw transaction ({raw.Length} bytes)"),
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -159,7 +159,7 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
 
             return s.History is { Count: > 1 } h && h[1].Received >= agents / 3;
         }, TimeSpan.FromMinutes(2));
-        int victim = CoordinatorProcess.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "job:" + job.JobId));
+        int victim = CoordinatorProcess.NodeIndex(await ClusterNodes.WaitForLeaseOwnerAsync(pg, schema, "job:" + job.JobId, TimeSpan.FromSeconds(30)));
         var before = await retry.RunAsync(c => op.GetJobAsync(job.JobId, c), Ct);
         await nodes[victim].KillAsync();
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: SIGKILLed node-{victim} (the job's lease holder) in round {before.CurrentRound} with {before.History[^1].Received}/{agents} uploads");
@@ -227,9 +227,8 @@ public sealed class MultiNodeFailoverTests(ITestOutputHelper output)
             ResearcherPublicKey = ByteString.CopyFrom(serializer.Serialize(keygen.GeneratePublicKey(secret))),
         };
         var qjob = await retry.RunAsync(c => researcher.SubmitQueryAsync(submit, c), Ct);
-        await ClusterNodes.WaitUntilAsync(async () => (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is not ("pending" or "ready")
-            && await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId) != "", TimeSpan.FromMinutes(1));
-        int victim2 = CoordinatorProcess.NodeIndex(await ClusterNodes.LeaseOwnerAsync(pg, schema, "query:" + qjob.JobId));
+        await ClusterNodes.WaitUntilAsync(async () => (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State is not ("pending" or "ready"), TimeSpan.FromMinutes(1), "the query under way");
+        int victim2 = CoordinatorProcess.NodeIndex(await ClusterNodes.WaitForLeaseOwnerAsync(pg, schema, "query:" + qjob.JobId, TimeSpan.FromSeconds(30)));
         string stateAtKill = (await retry.RunAsync(c => researcher.GetQueryJobAsync(qjob.JobId, c), Ct)).State;
         await nodes[victim2].KillAsync();
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: SIGKILLed node-{victim2} (the query's lease holder) in state {stateAtKill}");
