@@ -169,6 +169,36 @@ public sealed class QueryJobLeaseTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AJobFrozenByAnEarlierVersion_IsAnsweredFromItsBareAggregate()
+    {
+        await ContributeAsync(0, 4);
+        await StoreRotationKeysAsync();
+        var job = await SubmitAsync();
+
+        // an earlier version froze the bare ciphertext as "aggregate", kept watermark and count in the job's data, and
+        // had started the counts pass when the node was upgraded
+        var cohort = (await Cohorts.GetCohortAsync(CohortId, Ct))!;
+        var folded = (await Analytics.FoldAsync(cohort, Ct))!;
+        Assert.True(await Cohorts.TrySpendBudgetAsync(CohortId, job.JobId, Epsilon, QueryJobService.DeltaPerQuery, Ct));
+        Assert.True(await Store.PutArtifactAsync("query:" + job.JobId, FrozenAggregate.LegacyArtifactName, folded.Ciphertext!, Ct));
+        var data = QueryJobData.Parse(job.Data) with
+        {
+            BudgetSpent = true, CountSigma = 1, StatisticsSigma = 1, FrozenThrough = folded.ThroughSequence, Contributors = folded.Contributors,
+            Active = [1, 2], Sessions = ["00", "00"], FloodingSigma = 1, FloodingBound = 1, PrecisionBits = 20, TasksAt = DateTimeOffset.UtcNow,
+        };
+        Assert.NotNull(await Store.AsQueryJobs().UpdateQueryJobAsync(job with { State = "counting", Data = data.ToJson() }, Ct));
+
+        await Queries.StepAllAsync(Ct);
+
+        // the counts pass went on from that aggregate: both active custodians were asked for their noise share
+        var tasks = await Store.ListTasksAsync($"query:{job.JobId}:count-noise", Ct);
+        Assert.Equal([1, 2], tasks.Select(t => t.Party).Order());
+        var stepped = (await Store.AsQueryJobs().GetQueryJobAsync(job.JobId, Ct))!;
+        Assert.Equal("counting", stepped.State);
+        Assert.Equal((folded.ThroughSequence, 4), (QueryJobData.Parse(stepped.Data).FrozenThrough, QueryJobData.Parse(stepped.Data).Contributors));
+    }
+
+    [Fact]
     public async Task AFailureSeenByANodeThatLostTheLease_DoesNotWithdrawTheHoldersTasks()
     {
         await ContributeAsync(0, 4);

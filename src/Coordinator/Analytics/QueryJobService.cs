@@ -65,6 +65,9 @@ internal sealed record FrozenAggregate(long ThroughSequence, int Contributors, b
     /// <summary>The artifact's name in the job's scope.</summary>
     public const string ArtifactName = "frozen-aggregate";
 
+    /// <summary>The bare ciphertext of jobs frozen before this record existed (read, never written).</summary>
+    public const string LegacyArtifactName = "aggregate";
+
     private const int HeaderSize = sizeof(long) + sizeof(int);
 
     /// <summary>Watermark (8 bytes, little endian), contributor count (4 bytes), then the ciphertext.</summary>
@@ -447,7 +450,7 @@ public sealed class QueryJobService(
 
         var evaluator = new EncryptedQueryEvaluator(p, await EvaluationKeysAsync(ks, p, ct).ConfigureAwait(false));
         var ckks = new CkksEvaluator(p);
-        var aggregateCt = material.Serializer.DeserializeCiphertext(FrozenAggregate.Parse((await store.GetArtifactAsync(scope, FrozenAggregate.ArtifactName, ct).ConfigureAwait(false))!).Ciphertext);
+        var aggregateCt = material.Serializer.DeserializeCiphertext(await FrozenCiphertextAsync(scope, job, ct).ConfigureAwait(false));
         var codec = new AnalyticsCodec(p, plan.Layout);
         if (job.State == "counting")
         {
@@ -563,6 +566,21 @@ public sealed class QueryJobService(
         }
 
         return FrozenAggregate.Parse((await store.GetArtifactAsync(scope, FrozenAggregate.ArtifactName, ct).ConfigureAwait(false))!);
+    }
+
+    /// <summary>
+    /// The ciphertext a job answers from: the write-once <see cref="FrozenAggregate"/>, or, for a job frozen by a version
+    /// before it (its watermark and count are in the job's data), the bare ciphertext it stored as "aggregate".
+    /// </summary>
+    private async Task<byte[]> FrozenCiphertextAsync(string scope, QueryJobRecord job, CancellationToken ct)
+    {
+        if (await store.GetArtifactAsync(scope, FrozenAggregate.ArtifactName, ct).ConfigureAwait(false) is { } frozen)
+        {
+            return FrozenAggregate.Parse(frozen).Ciphertext;
+        }
+
+        return await store.GetArtifactAsync(scope, FrozenAggregate.LegacyArtifactName, ct).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Query job {job.JobId} is {job.State} but has no frozen aggregate ({scope}/{FrozenAggregate.ArtifactName}).");
     }
 
     private async Task<EvaluationKeySet> EvaluationKeysAsync(KeySetRecord ks, CkksParameters p, CancellationToken ct)
