@@ -5,6 +5,7 @@ using Xunit;
 namespace PrivateHealth.Coordinator.Storage.Tests;
 
 /// <summary>The cluster contract on a SQLite file (two store instances on one file).</summary>
+[Collection(SqlitePoolsCollection.Name)]
 public sealed class SqliteClusterStoreTests : ClusterStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-cluster-tests-" + Guid.NewGuid().ToString("N"));

@@ -4,6 +4,7 @@ using Xunit;
 namespace PrivateHealth.Coordinator.Storage.Tests;
 
 /// <summary>The contract on a file database in a temporary directory, plus SQLite-specific checks.</summary>
+[Collection(SqlitePoolsCollection.Name)]
 public sealed class SqliteCoordinatorStoreTests : DurableCoordinatorStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-store-tests-" + Guid.NewGuid().ToString("N"));
@@ -312,6 +313,7 @@ public sealed class InMemorySqliteCoordinatorStoreTests : CoordinatorStoreContra
 }
 
 /// <summary>The cohort contract (<see cref="ICohortStore"/>) on a file database, plus SQLite-specific checks.</summary>
+[Collection(SqlitePoolsCollection.Name)]
 public sealed class SqliteCohortStoreTests : DurableCohortStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-cohort-tests-" + Guid.NewGuid().ToString("N"));
@@ -449,6 +451,7 @@ public sealed class InMemorySqliteCohortStoreTests : CohortStoreContract
 }
 
 /// <summary>The query-job contract (<see cref="IQueryJobStore"/>) on a file database, plus SQLite-specific checks.</summary>
+[Collection(SqlitePoolsCollection.Name)]
 public sealed class SqliteQueryJobStoreTests : DurableQueryJobStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "ph-query-job-tests-" + Guid.NewGuid().ToString("N"));
