@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using PrivateHealth.Ethereum;
 
@@ -159,12 +157,7 @@ internal sealed class LocalChain : IAsyncDisposable
         }
     }
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 
     public async ValueTask DisposeAsync()
     {

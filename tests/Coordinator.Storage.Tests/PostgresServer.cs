@@ -285,7 +285,7 @@ public sealed class PostgresServer : IAsyncDisposable
         return null;
     }
 
-    private static int FreePort() => LoopbackPort.Free();
+    private static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 
     /// <summary>Runs a program to completion; throws <see cref="InvalidOperationException"/> with its output on failure.</summary>
     private static string Run(string fileName, string[] arguments, string workingDirectory, TimeSpan timeout)

@@ -64,7 +64,7 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     public static string LogTails(IReadOnlyList<CoordinatorProcess> nodes, int lines) =>
         string.Join('\n', nodes.Select((n, i) => $"---- node-{i} log (last {lines} lines)\n{string.Join('\n', n.Log.Split('\n').TakeLast(lines))}"));
 
-    public static int FreePort() => PrivateHealth.Testing.LoopbackPort.Free();
+    public static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 
     /// <summary>Starts the process and waits for its "ready" line.</summary>
     public async Task StartAsync(CancellationToken ct)

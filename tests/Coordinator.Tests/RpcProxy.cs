@@ -19,7 +19,7 @@ internal sealed class RpcProxy : IAsyncDisposable
     public RpcProxy(Uri upstream)
     {
         _upstream = new IPEndPoint(IPAddress.Loopback, upstream.Port);
-        Port = PrivateHealth.Testing.LoopbackPort.Free(); // bound and unbound again by Start/Stop
+        Port = PrivateHealth.Networking.LoopbackPort.Free(); // bound and unbound again by Start/Stop
     }
 
     public int Port { get; }

@@ -12,7 +12,7 @@ namespace PrivateHealth.Ethereum.Testing;
 /// (chain id 31337, funded accounts from the "test test … junk" mnemonic) and waits until
 /// eth_chainId answers. Dispose kills the process tree. <see cref="StopAsync"/> and
 /// <see cref="RestartAsync"/> (same port, fresh chain) support fault tests.
-/// Self-contained (no project references; it needs tests/Shared/LoopbackPort.cs linked too) so that other test projects can link this file.
+/// Self-contained (no project references; it needs src/Shared/LoopbackPort.cs linked too) so that other test projects can link this file.
 /// </summary>
 public sealed class HardhatNode : IAsyncLifetime
 {
@@ -269,5 +269,5 @@ public sealed class HardhatNode : IAsyncLifetime
         }
     }
 
-    private static int FreePort() => PrivateHealth.Testing.LoopbackPort.Free();
+    private static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 }

@@ -97,5 +97,5 @@ internal sealed class FakeRpcServer : IDisposable
         _listener.Close();
     }
 
-    internal static int FreePort() => PrivateHealth.Testing.LoopbackPort.Free();
+    internal static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace PrivateHealth.Testing;
+namespace PrivateHealth.Networking;
 
 /// <summary>
 /// Picks a free TCP port on 127.0.0.1 for something that binds it later (a child process, a proxy that
@@ -11,14 +11,14 @@ namespace PrivateHealth.Testing;
 /// outgoing connections take their ports from that range, so in the window between picking and binding
 /// neither the many loopback connections of a test run nor another "bind port 0" can take the port. A
 /// port picked the usual way (bind 0, read, close) came from that range and could be lost in the window.
-/// Linked as source into the test projects that need it.
+/// Linked as source into the demo and the test projects that start processes (internal in each).
 /// </summary>
-public static class LoopbackPort
+internal static class LoopbackPort
 {
     private const int Span = 12_000;
 
     /// <summary>A port that was free a moment ago and lies outside the ephemeral range when possible.</summary>
-    public static int Free()
+    internal static int Free()
     {
         int ephemeralLow = EphemeralRangeStart();
         int low = Math.Max(1024, ephemeralLow - Span);
