@@ -33,6 +33,7 @@ using PrivateHealth.Protocol.V1;
 using PrivateHealth.Researcher.Cli;
 using PrivateHealth.Settlement;
 using Spectre.Console;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Demo;
 
@@ -174,7 +175,7 @@ internal sealed partial class DemoRunner(DemoOptions options, IAnsiConsole conso
             Directory.CreateDirectory(coordinator);
             _issuer = new DevelopmentTokenIssuer();
             await File.WriteAllTextAsync(Path.Combine(coordinator, "dev-issuer.pem"), _issuer.ExportPrivateKeyPem(), ct);
-            int httpPort = LocalChain.FreePort();
+            int httpPort = LoopbackPort.Free();
             var settings = new Dictionary<string, string>
             {
                 ["Coordinator:DataDirectory"] = coordinator,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using PrivateHealth.Ethereum;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Demo;
 
@@ -69,7 +70,7 @@ internal sealed class LocalChain : IAsyncDisposable
             throw new InvalidOperationException($"{cli} is missing: run `npm ci --prefix contracts` in {repoRoot} (./privatehealth demo does it).");
         }
 
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         var start = new ProcessStartInfo("node")
         {
             WorkingDirectory = contracts,
@@ -156,8 +157,6 @@ internal sealed class LocalChain : IAsyncDisposable
             }
         }
     }
-
-    internal static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 
     public async ValueTask DisposeAsync()
     {

@@ -15,9 +15,9 @@ public sealed class SqliteClusterStoreTests : ClusterStoreContract
 
     private string DatabasePath => Path.Combine(_directory, "coordinator.db");
 
-    protected override Task<ICoordinatorStore> CreateStoreAsync() => OpenAsync();
+    protected override async Task<ICoordinatorStore> CreateStoreAsync() => await SqliteCoordinatorStore.CreateAsync(DatabasePath, _clock, Ct);
 
-    protected override Task<ICoordinatorStore> ReopenStoreAsync() => OpenAsync();
+    protected override async Task<ICoordinatorStore> ReopenStoreAsync() => await SqliteCoordinatorStore.CreateAsync(DatabasePath, _clock, Ct);
 
     protected override Task AdvanceTimeAsync(TimeSpan by)
     {
@@ -26,21 +26,6 @@ public sealed class SqliteClusterStoreTests : ClusterStoreContract
     }
 
     protected override Task<DateTimeOffset> StoreNowAsync() => Task.FromResult(_clock.GetUtcNow());
-
-    private async Task<ICoordinatorStore> OpenAsync()
-    {
-        var store = new SqliteCoordinatorStore(DatabasePath, _clock);
-        try
-        {
-            await store.InitializeAsync(Ct);
-            return store;
-        }
-        catch
-        {
-            await store.DisposeAsync();
-            throw;
-        }
-    }
 
     public override async ValueTask DisposeAsync()
     {

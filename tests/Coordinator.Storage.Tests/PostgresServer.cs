@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Testing;
 
@@ -223,7 +222,7 @@ public sealed class PostgresServer : IAsyncDisposable
         Exception? last = null;
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var port = FreePort();
+            var port = LoopbackPort.Free();
             var options = $"-c listen_addresses=127.0.0.1 -p {port} -k {baseDirectory} -c fsync=off -c synchronous_commit=off "
                 + "-c full_page_writes=off -c max_connections=300";
             var (startBinary, startArguments) = server(
@@ -284,8 +283,6 @@ public sealed class PostgresServer : IAsyncDisposable
 
         return null;
     }
-
-    private static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 
     /// <summary>Runs a program to completion; throws <see cref="InvalidOperationException"/> with its output on failure.</summary>
     private static string Run(string fileName, string[] arguments, string workingDirectory, TimeSpan timeout)

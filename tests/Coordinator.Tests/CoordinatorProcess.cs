@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Coordinator.Tests;
 
@@ -15,7 +14,7 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     public CoordinatorProcess(string dataDirectory, IReadOnlyList<string>? extraArguments = null)
     {
         DataDirectory = dataDirectory;
-        Port = FreePort();
+        Port = LoopbackPort.Free();
         ExtraArguments = extraArguments ?? [];
     }
 
@@ -63,8 +62,6 @@ internal sealed class CoordinatorProcess : IAsyncDisposable
     /// <summary>The last <paramref name="lines"/> lines of every node's log (to show why a run failed).</summary>
     public static string LogTails(IReadOnlyList<CoordinatorProcess> nodes, int lines) =>
         string.Join('\n', nodes.Select((n, i) => $"---- node-{i} log (last {lines} lines)\n{string.Join('\n', n.Log.Split('\n').TakeLast(lines))}"));
-
-    public static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 
     /// <summary>Starts the process and waits for its "ready" line.</summary>
     public async Task StartAsync(CancellationToken ct)

@@ -19,6 +19,7 @@ using PrivateHealth.Homomorphic.Rlwe;
 using PrivateHealth.Homomorphic.Serialization;
 using PrivateHealth.Protocol.V1;
 using PrivateHealth.Settlement;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Coordinator.Tests;
 
@@ -72,7 +73,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         string deploymentPath = Path.Combine(directory, "deployment.json");
         deployment.Save(deploymentPath);
 
-        int httpPort = CoordinatorProcess.FreePort();
+        int httpPort = LoopbackPort.Free();
         var settings = new Dictionary<string, string>
         {
             ["Coordinator:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),

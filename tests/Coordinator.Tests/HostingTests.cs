@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using PrivateHealth.Coordinator.Hosting;
 using PrivateHealth.Grpc.Auth;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Coordinator.Tests;
 
@@ -101,7 +102,7 @@ public sealed class HostingTests
     [Fact]
     public async Task HealthEndpointAnswersOverHttp1AndMetricsCountUploads()
     {
-        int httpPort = CoordinatorProcess.FreePort();
+        int httpPort = LoopbackPort.Free();
         var measurements = new List<(Meter Meter, string Name, long Value)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>

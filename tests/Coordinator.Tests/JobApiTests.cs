@@ -18,6 +18,7 @@ using PrivateHealth.Homomorphic.Ckks;
 using PrivateHealth.Homomorphic.Rlwe;
 using PrivateHealth.Homomorphic.Serialization;
 using PrivateHealth.Protocol.V1;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Coordinator.Tests;
 
@@ -53,7 +54,7 @@ public sealed class JobApiFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var ct = TestContext.Current.CancellationToken;
-        int port = CoordinatorProcess.FreePort();
+        int port = LoopbackPort.Free();
         Harness = await CoordinatorHarness.StartAsync(settings: new Dictionary<string, string> { ["Coordinator:HttpPort"] = port.ToString(CultureInfo.InvariantCulture) }, ct: ct);
         HttpAddress = new Uri($"http://127.0.0.1:{port}");
         Harness.StartCustodians([1, 2, 3], Parameters);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Coordinator.Tests;
 
@@ -19,7 +20,7 @@ internal sealed class RpcProxy : IAsyncDisposable
     public RpcProxy(Uri upstream)
     {
         _upstream = new IPEndPoint(IPAddress.Loopback, upstream.Port);
-        Port = PrivateHealth.Networking.LoopbackPort.Free(); // bound and unbound again by Start/Stop
+        Port = LoopbackPort.Free(); // bound and unbound again by Start/Stop
     }
 
     public int Port { get; }

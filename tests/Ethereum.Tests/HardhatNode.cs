@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using PrivateHealth.Networking;
 
 namespace PrivateHealth.Ethereum.Testing;
 
@@ -98,7 +97,7 @@ public sealed class HardhatNode : IAsyncLifetime
             return;
         }
 
-        _port = FreePort();
+        _port = LoopbackPort.Free();
         RpcUrl = new Uri($"http://127.0.0.1:{_port}");
         await StartProcessAsync();
     }
@@ -268,6 +267,4 @@ public sealed class HardhatNode : IAsyncLifetime
             throw new InvalidOperationException($"Stop/Restart need a node started by the fixture; this one comes from {EnvironmentVariable}. Use HardhatNode.CreateLocal().");
         }
     }
-
-    private static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 }

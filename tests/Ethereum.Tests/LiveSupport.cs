@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using PrivateHealth.Ethereum.Testing;
+using PrivateHealth.Networking;
 
 [assembly: AssemblyFixture(typeof(HardhatNode))]
 
@@ -56,7 +57,7 @@ internal sealed class FakeRpcServer : IDisposable
     public FakeRpcServer(Func<int, (int Status, string Body)> respond)
     {
         _respond = respond;
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         Url = new Uri($"http://127.0.0.1:{port}/");
         _listener.Prefixes.Add(Url.ToString());
         _listener.Start();
@@ -96,6 +97,4 @@ internal sealed class FakeRpcServer : IDisposable
         _listener.Stop();
         _listener.Close();
     }
-
-    internal static int FreePort() => PrivateHealth.Networking.LoopbackPort.Free();
 }

@@ -116,9 +116,13 @@ public sealed partial class SqliteCoordinatorStore : ICoordinatorStore, ICohortS
     public static int LatestSchemaVersion => SqliteMigrations.Scripts.Count;
 
     /// <summary>Constructs a store and runs <see cref="InitializeAsync"/>.</summary>
-    public static async Task<SqliteCoordinatorStore> CreateAsync(string databasePath, CancellationToken cancellationToken = default)
+    public static Task<SqliteCoordinatorStore> CreateAsync(string databasePath, CancellationToken cancellationToken = default) =>
+        CreateAsync(databasePath, TimeProvider.System, cancellationToken);
+
+    /// <summary>Constructs a store on <paramref name="timeProvider"/>'s clock and runs <see cref="InitializeAsync"/>.</summary>
+    public static async Task<SqliteCoordinatorStore> CreateAsync(string databasePath, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {
-        var store = new SqliteCoordinatorStore(databasePath);
+        var store = new SqliteCoordinatorStore(databasePath, timeProvider);
         try
         {
             await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
